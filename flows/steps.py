@@ -1,0 +1,221 @@
+"""The plain functions the nightly flow's tasks wrap: ingest one source, analyse what is new, escalate.
+
+They bridge the packages below (sources, nlp, storage, insights), which do not import each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from functools import cache, partial
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+import nlp
+from clientpulse.config import Settings
+from nlp.types import MessageAnalysis
+from sources.attribution import Directory, Party
+from sources.records import Quarantined, RawMessage, SourceError
+from storage.db import session as open_session
+from storage.ingest import add_analysis, add_messages, add_quarantine, pending_messages, sync_clients, utcnow
+from storage.models import Analysis, Message, Signal
+
+BATCH = 500
+
+
+@dataclass
+class SourceReport:
+    source: str
+    kind: str
+    seen: int = 0
+    added: int = 0
+    unattributed: int = 0
+    quarantined: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def directory(settings: Settings) -> Directory:
+    team = [
+        Party(
+            id="team",
+            emails=tuple(member.emails) + ((member.domain,) if member.domain else ()),
+            names=tuple((member.name,) if member.name else ())
+            + tuple(member.telegram + member.whatsapp + member.slack),
+        )
+        for member in settings.team
+    ]
+    clients = [
+        Party(
+            id=c.id,
+            emails=tuple(c.emails),
+            chats={
+                "telegram": tuple(c.telegram_chats),
+                "slack": tuple(c.slack_channels),
+                "whatsapp": tuple(c.whatsapp_chats),
+            },
+        )
+        for c in settings.clients
+    ]
+    return Directory(team, clients)
+
+
+def reader(settings: Settings, source) -> Callable[[], Iterator[RawMessage | Quarantined]]:
+    """The connector for one configured source."""
+    if source.kind == "mbox":
+        from sources.mbox import read_mail
+
+        return partial(read_mail, source.name, settings.resolve(source.path))
+    if source.kind == "telegram":
+        from sources.telegram import read_telegram
+
+        return partial(read_telegram, source.name, settings.resolve(source.path), tz=settings.timezone)
+    raise SourceError(f"source {source.name!r}: {source.kind} sources are not supported by this version yet")
+
+
+def prepare(engine: Engine, settings: Settings) -> None:
+    with open_session(engine) as session:
+        sync_clients(session, ((c.id, c.name, c.manager) for c in settings.clients))
+
+
+def ingest_source(engine: Engine, settings: Settings, source, *, run_id: int | None = None) -> SourceReport:
+    """Read one source into the database. Bad items are quarantined; a broken source is one error line."""
+    report = SourceReport(source=source.name, kind=source.kind)
+    people = directory(settings)
+    batch: list[Message] = []
+    try:
+        items = reader(settings, source)()
+        with open_session(engine) as session:
+            for item in items:
+                if isinstance(item, Quarantined):
+                    report.quarantined += 1
+                    report.errors.append(f"{item.item_id}: {item.error}")
+                    add_quarantine(
+                        session,
+                        source=item.source,
+                        item_id=item.item_id,
+                        error=item.error,
+                        raw=item.raw,
+                        run_id=run_id,
+                    )
+                    continue
+                report.seen += 1
+                batch.append(_message(item, people))
+                if len(batch) >= BATCH:
+                    _flush(session, batch, report)
+            _flush(session, batch, report)
+    except (SourceError, OSError) as exc:
+        report.errors.append(f"source {source.name!r}: {exc}")
+    return report
+
+
+def _flush(session, batch: list[Message], report: SourceReport) -> None:
+    added = add_messages(session, batch)
+    report.added += len(added)
+    report.unattributed += sum(1 for m in added if m.client_id is None)
+    batch.clear()
+
+
+def _message(item: RawMessage, people: Directory) -> Message:
+    who = people.attribute(item)
+    return Message(
+        source=item.source,
+        item_id=item.item_id,
+        channel=item.channel,
+        client_id=who.client_id,
+        direction=who.direction,
+        sent_at=item.sent_at,
+        author_name=item.author_name,
+        author_address=item.author_address,
+        chat=item.chat,
+        subject=item.subject,
+        thread_id=item.thread_id,
+        in_reply_to=item.in_reply_to,
+        body=item.text,
+        quoted=item.quoted,
+        raw=item.raw,
+        ingested_at=utcnow(),
+    )
+
+
+def analyze_pending(
+    engine: Engine, analyzer, *, version: str, progress: Callable[[int], None] | None = None
+) -> int:
+    """Analyse every stored message this analyzer version has not seen; commits per batch. Returns the count."""
+    from nlp.analyzer import AnalyzeInput
+
+    done = 0
+    with open_session(engine) as session:
+        while batch := pending_messages(session, analyzer_version=version, limit=BATCH):
+            results = analyzer.analyze([AnalyzeInput(m.body, m.direction, m.channel) for m in batch])
+            for message, result in zip(batch, results, strict=True):
+                add_analysis(session, *_analysis_rows(message, result, version))
+            session.commit()
+            done += len(batch)
+            if progress:
+                progress(len(batch))
+    return done
+
+
+def _analysis_rows(message: Message, result: MessageAnalysis, version: str) -> tuple[Analysis, list[Signal]]:
+    analysis = Analysis(
+        message_id=message.id,  # type: ignore[arg-type]
+        analyzer_version=version,
+        mood=result.mood,
+        mood_scores=result.mood_scores,
+        escalate=result.escalate,
+        created_at=utcnow(),
+    )
+    signals = [
+        Signal(
+            analysis_id=0,
+            message_id=message.id,
+            family=f.family,
+            label=f.label,
+            text=f.text,  # type: ignore[arg-type]
+            start=f.start,
+            end=f.end,
+            rule=f.rule,
+            confidence=f.confidence,
+        )  # fmt: skip
+        for f in result.findings
+    ]
+    return analysis, signals
+
+
+def parse_as_of(value: str | datetime | None, tz: tzinfo) -> datetime:
+    """ "now" for the time-based rules: an ISO timestamp (local time of the config's zone if naive) or now."""
+    if value is None:
+        return utcnow()
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
+
+
+@cache
+def _analyzer(mood_model: str):
+    from nlp.analyzer import Analyzer
+    from nlp.sentiment import MoodModel
+
+    return Analyzer(MoodModel.load(official=mood_model == "official"))
+
+
+def build_analyzer(settings: Settings):
+    """The analyzer (loaded once per process) and its version: a digest of the rules, lexicons and model."""
+    return _analyzer(settings.mood_model), analyzer_version(settings.mood_model)
+
+
+@cache
+def analyzer_version(mood_model: str) -> str:
+    root = Path(nlp.__file__).parent
+    digest = hashlib.sha256(mood_model.encode())
+    for path in sorted(root.rglob("*")):
+        if (
+            path.is_file()
+            and "training" not in path.parts
+            and path.suffix in {".py", ".jsonl", ".txt", ".ftz", ".bin"}
+        ):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]

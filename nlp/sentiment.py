@@ -1,0 +1,161 @@
+"""Message mood (positive / neutral / negative) through dostoevsky.
+
+The project ships its own fastText classifier in dostoevsky's format (``nlp/models/clientpulse-mood.ftz``,
+trained by ``python -m nlp.training.train_mood``) and loads it through dostoevsky's
+``FastTextSocialNetworkModel`` class: a subclass whose ``MODEL_PATH`` points at our file, with dostoevsky's
+razdel-based ``RegexTokenizer``. ``MoodModel.load(official=True)`` (setting ``mood_model: official``) uses
+dostoevsky's own social-network model instead, where it has been installed with
+``python -m dostoevsky download fasttext-social-network-model``.
+
+Typical use::
+
+    model = MoodModel.load()                      # cached: one load per process and path
+    model.predict(["Спасибо, всё отлично!"])      # [{"positive": 0.9, "neutral": 0.07, "negative": 0.03}]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from dostoevsky.models import FastTextSocialNetworkModel
+from dostoevsky.tokenization import RegexTokenizer
+
+MOODS = ("positive", "neutral", "negative")
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL_PATH = MODELS_DIR / "clientpulse-mood.ftz"
+# Where `python -m dostoevsky download fasttext-social-network-model` puts the official model. Read from the
+# class itself (before any subclass changes anything) so a relocated dostoevsky data dir is honoured.
+OFFICIAL_MODEL_PATH = Path(FastTextSocialNetworkModel.MODEL_PATH)
+
+# dostoevsky's official model has two extra classes; for our three moods they are neutral.
+_FOLD = {"positive": "positive", "neutral": "neutral", "negative": "negative", "speech": "neutral",
+         "skip": "neutral"}
+
+# fastText predicts one line at a time: every kind of line break (and tabs) becomes a space.
+_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
+
+_TOKENIZER = RegexTokenizer()
+
+
+class MoodModelError(RuntimeError):
+    """The mood model cannot be loaded (missing or unreadable file)."""
+
+
+def clean_text(text: str | None) -> str:
+    """One line of text, as fastText needs it."""
+    if not text:
+        return ""
+    return _LINE_BREAKS.sub(" ", str(text))
+
+
+def preprocess(text: str | None) -> str:
+    """The exact input our fastText model sees for ``text``.
+
+    Identical to ``FastTextSocialNetworkModel.preprocess_input`` with ``RegexTokenizer`` (lowercased razdel
+    tokens joined by single spaces), applied after :func:`clean_text`. Training uses this function, so training
+    and inference tokenise the same way (a test checks it against dostoevsky's own method).
+    """
+    return " ".join(token for token, _ in _TOKENIZER.split(clean_text(text), lemmatize=False))
+
+
+def _backend_class(model_path: Path) -> type[FastTextSocialNetworkModel]:
+    """A dostoevsky model class reading ``model_path`` (dostoevsky takes the path from ``MODEL_PATH``)."""
+    return type(
+        "ClientPulseMoodFastTextModel",
+        (FastTextSocialNetworkModel,),
+        {"MODEL_PATH": str(model_path), "__module__": __name__},
+    )
+
+
+class MoodModel:
+    """A loaded mood model. Create with :meth:`load`; instances are cached per model file."""
+
+    _cache: dict[Path, MoodModel] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, backend: FastTextSocialNetworkModel, path: Path, official: bool) -> None:
+        self.backend = backend
+        self.path = path
+        self.official = official
+
+    @classmethod
+    def load(cls, path: Path | None = None, *, official: bool = False) -> MoodModel:
+        """Load (once per process) our bundled model, the model at ``path``, or dostoevsky's official one.
+
+        Raises :class:`MoodModelError` when the file is missing or fastText cannot read it.
+        """
+        if official and path is not None:
+            raise ValueError("MoodModel.load: give either a path or official=True, not both")
+        if official:
+            model_path = OFFICIAL_MODEL_PATH
+            if not model_path.is_file():
+                raise MoodModelError(
+                    f"dostoevsky's official model is not installed ({model_path}); run "
+                    "`python -m dostoevsky download fasttext-social-network-model` on a machine with internet "
+                    "access, or set mood_model: bundled"
+                )
+        else:
+            model_path = Path(path) if path is not None else DEFAULT_MODEL_PATH
+            if not model_path.is_file():
+                raise MoodModelError(
+                    f"mood model not found: {model_path}; build it with `python -m nlp.training.train_mood` "
+                    "(make model)"
+                )
+        key = model_path.resolve()
+        with cls._lock:
+            cached = cls._cache.get(key)
+            if cached is not None:
+                return cached
+            try:
+                # fasttext.load_model prints a deprecation notice to stderr on every load: keep logs clean.
+                with contextlib.redirect_stderr(io.StringIO()):
+                    backend = _backend_class(key)(tokenizer=RegexTokenizer(), lemmatize=False)
+            except (ValueError, OSError, RuntimeError) as exc:
+                raise MoodModelError(f"cannot load mood model {key}: {exc}") from exc
+            model = cls(backend, key, official)
+            cls._cache[key] = model
+            return model
+
+    @property
+    def labels(self) -> list[str]:
+        """The raw labels of the underlying fastText model (without ``__label__``)."""
+        return [label.replace("__label__", "") for label in self.backend.model.get_labels()]
+
+    def predict(self, texts: Iterable[str | None]) -> list[dict[str, float]]:
+        """Probabilities of positive / neutral / negative for each text (summing to 1).
+
+        Empty texts get the model's prior-like answer; newlines are removed before prediction.
+        """
+        lines = [clean_text(text) for text in texts]
+        if not lines:
+            return []
+        raw = self.backend.predict(lines, k=-1)
+        return [_fold(scores) for scores in raw]
+
+    def predict_one(self, text: str | None) -> tuple[str, dict[str, float]]:
+        """The most likely mood and the scores for one text."""
+        scores = self.predict([text])[0]
+        return top_mood(scores), scores
+
+
+def top_mood(scores: dict[str, float]) -> str:
+    """The mood with the highest probability (ties resolved toward neutral, then negative)."""
+    return max(("neutral", "negative", "positive"), key=lambda mood: scores.get(mood, 0.0))
+
+
+def _fold(scores: dict[str, float]) -> dict[str, float]:
+    folded = dict.fromkeys(MOODS, 0.0)
+    for label, prob in scores.items():
+        mood = _FOLD.get(label)
+        if mood is not None:
+            folded[mood] += max(float(prob), 0.0)
+    total = sum(folded.values())
+    if total <= 0.0:
+        return {"positive": 0.0, "neutral": 1.0, "negative": 0.0}
+    return {mood: folded[mood] / total for mood in MOODS}

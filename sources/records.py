@@ -1,0 +1,42 @@
+"""Records that every connector yields: a parsed message or a quarantined item.
+
+Connectors are plain generators: no database, no NLP. Anything they cannot parse becomes a
+``Quarantined`` record holding the raw bytes and a one-line error, so the run reports it and goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    source: str  # the configured source name, e.g. "mail" or "telegram"
+    item_id: str  # unique and stable inside the source (Message-ID, "<chat id>:<message id>", ...)
+    channel: str  # "email" | "telegram" | "slack" | "whatsapp"
+    sent_at: datetime  # timezone-aware
+    author_name: str  # display name as written in the source ("" if unknown)
+    author_address: str  # e-mail address, Telegram from_id, phone, Slack user id ("" if unknown)
+    text: str  # the new text only: no quoted history, no forwarded block, no signature
+    quoted: str = ""  # the quoted history / forwarded text kept apart
+    chat: str = ""  # chat or channel name; for e-mail the mailbox folder
+    chat_id: str = ""
+    subject: str = ""
+    thread_id: str = ""  # conversation key (root Message-ID, chat id, Slack thread_ts)
+    in_reply_to: str = ""
+    recipients: tuple[str, ...] = ()  # e-mail addresses in To/Cc, lowercased
+    raw: bytes = b""  # the raw item so it can be re-parsed
+    notes: tuple[str, ...] = field(default=())  # decoding notes, e.g. "charset fallback cp1251"
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    source: str
+    item_id: str  # as specific as possible: file path, "mbox:#12", "result.json:message 57"
+    error: str  # one clear line, in English, saying what is wrong
+    raw: bytes = b""
+
+
+class SourceError(Exception):
+    """A whole source cannot be read (missing path, not an export at all). One clear line."""

@@ -1,0 +1,94 @@
+"""Writes of the ingest and analysis steps. Each function is safe to repeat: a row that exists is left alone."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from sqlmodel import Session, col, select
+
+from storage.models import Analysis, Client, Message, Quarantine, Signal
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def sync_clients(session: Session, clients: Iterable[tuple[str, str, str]]) -> None:
+    """Upsert (id, name, manager) from the configuration."""
+    for client_id, name, manager in clients:
+        row = session.get(Client, client_id)
+        if row is None:
+            session.add(Client(id=client_id, name=name, manager=manager))
+        elif (row.name, row.manager) != (name, manager):
+            row.name, row.manager = name, manager
+            session.add(row)
+    session.commit()
+
+
+def add_messages(session: Session, rows: Sequence[Message]) -> list[Message]:
+    """Insert the messages not stored yet (unique per source item); returns the ones added. Commits."""
+    if not rows:
+        return []
+    by_source: dict[str, set[str]] = {}
+    for row in rows:
+        by_source.setdefault(row.source, set()).add(row.item_id)
+    existing: set[tuple[str, str]] = set()
+    for source, ids in by_source.items():
+        found = session.exec(
+            select(Message.item_id).where(Message.source == source, col(Message.item_id).in_(ids))
+        )
+        existing.update((source, item_id) for item_id in found)
+    added = []
+    for row in rows:
+        key = (row.source, row.item_id)
+        if key not in existing:
+            existing.add(key)  # duplicates inside one batch (the same Message-ID twice in an mbox)
+            session.add(row)
+            added.append(row)
+    session.commit()
+    return added
+
+
+def add_quarantine(
+    session: Session, *, source: str, item_id: str, error: str, raw: bytes, run_id: int | None
+) -> bool:
+    """Keep an item that could not be parsed. Returns False when this exact item is already kept."""
+    digest = hashlib.sha256(raw).hexdigest()
+    found = session.exec(
+        select(Quarantine.id).where(
+            Quarantine.source == source, Quarantine.item_id == item_id, Quarantine.digest == digest
+        )
+    ).first()
+    if found is not None:
+        return False
+    session.add(
+        Quarantine(
+            source=source,
+            item_id=item_id,
+            digest=digest,
+            error=error,
+            raw=raw,
+            run_id=run_id,
+            created_at=utcnow(),
+        )
+    )
+    session.commit()
+    return True
+
+
+def pending_messages(session: Session, *, analyzer_version: str, limit: int) -> list[Message]:
+    """Messages with no analysis by this analyzer version, oldest first."""
+    done = select(Analysis.message_id).where(Analysis.analyzer_version == analyzer_version)
+    query = select(Message).where(col(Message.id).not_in(done)).order_by(col(Message.id)).limit(limit)
+    return list(session.exec(query))
+
+
+def add_analysis(session: Session, analysis: Analysis, signals: Iterable[Signal]) -> None:
+    """Store one analysis with its signals (the caller commits per batch)."""
+    session.add(analysis)
+    session.flush()
+    for signal in signals:
+        signal.analysis_id = analysis.id  # type: ignore[assignment]
+        session.add(signal)
