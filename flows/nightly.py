@@ -1,7 +1,7 @@
 """The nightly run: ingest every source -> analyse what is new -> update flags -> report.
 
-Thin Prefect flow over the plain functions in flows/steps.py. Only network I/O would retry (IMAP, later);
-file sources and the database steps do not.
+Thin Prefect flow over the plain functions in flows/steps.py. Only network I/O retries (an IMAP connection
+that dropped or timed out); file sources, parse errors, wrong passwords and the database steps do not.
 """
 
 from __future__ import annotations
@@ -16,10 +16,22 @@ from clientpulse.config import load_settings
 from flows import steps
 from flows.report import RunReport, finish_run, markdown, start_run
 from insights.escalate import escalate
+from sources.imap import ImapConnectionError
 from storage.db import open_database
 
 
-@task(name="ingest-source")
+def _network_error(task, task_run, state) -> bool:
+    """Retry only what a later attempt can fix: the connection, not a password or a parse error."""
+    try:
+        state.result()
+    except ImapConnectionError:
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+    return False
+
+
+@task(name="ingest-source", retries=3, retry_delay_seconds=[10, 60, 300], retry_condition_fn=_network_error)
 def ingest_task(config: str, source_name: str, run_id: int) -> steps.SourceReport:
     settings = load_settings(config)
     source = next(s for s in settings.sources if s.name == source_name)
@@ -47,6 +59,19 @@ def escalate_task(config: str, as_of: datetime) -> list:
     )
 
 
+def _ingest(config: str, source, run_id: int) -> steps.SourceReport:
+    """One source; a source still failing after its retries is reported and the others go on."""
+    state = ingest_task(config, source.name, run_id, return_state=True)
+    if state.is_completed():
+        return state.result()
+    error = f"ingest ended in state {state.name}"
+    try:
+        state.result()
+    except Exception as exc:  # noqa: BLE001 - the run report holds it in one line
+        error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return steps.SourceReport(source=source.name, kind=source.kind, errors=[error])
+
+
 @flow(name="nightly", log_prints=True)
 def nightly(config: str = "clientpulse.yaml", as_of: str | None = None) -> dict:
     """One nightly run. ``as_of`` (ISO 8601) fixes "now" for every time-based rule."""
@@ -55,12 +80,10 @@ def nightly(config: str = "clientpulse.yaml", as_of: str | None = None) -> dict:
     moment = steps.parse_as_of(as_of, settings.tz)
     steps.prepare(engine, settings)
     run_id = start_run(engine, as_of=moment)
-    sources = [ingest_task(config, s.name, run_id) for s in settings.sources]
+    sources = [_ingest(config, s, run_id) for s in settings.sources]
     analyzed = analyze_task(config)
     changes = escalate_task(config, moment)
     report = RunReport(run_id=run_id, as_of=moment, sources=sources, analyzed=analyzed, changes=changes)
     finish_run(engine, report)
-    create_markdown_artifact(
-        key="nightly-report", markdown=markdown(report), description="clientpulse nightly run"
-    )
+    create_markdown_artifact(key="nightly-report", markdown=markdown(report), description="clientpulse nightly run")
     return {**asdict(report), "as_of": moment.isoformat()}

@@ -75,13 +75,10 @@ def markdown(report: RunReport) -> str:
         "",
     ]
     lines += ["| источник | прочитано | новых | без клиента | в карантине |", "|---|---|---|---|---|"]
-    lines += [
-        f"| {s.source} | {s.seen} | {s.added} | {s.unattributed} | {s.quarantined} |" for s in report.sources
-    ]
+    lines += [f"| {s.source} | {s.seen} | {s.added} | {s.unattributed} | {s.quarantined} |" for s in report.sources]
     lines += ["", f"Проанализировано сообщений: {report.analyzed}", "", "## Флаги"]
     lines += [
-        f"- **{c.client_id}** · {c.kind} · {c.severity} · {CHANGE_RU[c.change]}: {c.summary}"
-        for c in report.changes
+        f"- **{c.client_id}** · {c.kind} · {c.severity} · {CHANGE_RU[c.change]}: {c.summary}" for c in report.changes
     ]
     if not report.changes:
         lines.append("Без изменений.")

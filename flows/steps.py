@@ -6,10 +6,11 @@ They bridge the packages below (sources, nlp, storage, insights), which do not i
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from functools import cache, partial
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -18,9 +19,19 @@ import nlp
 from clientpulse.config import Settings
 from nlp.types import MessageAnalysis
 from sources.attribution import Directory, Party
+from sources.imap import ImapConnectionError
 from sources.records import Quarantined, RawMessage, SourceError
 from storage.db import session as open_session
-from storage.ingest import add_analysis, add_messages, add_quarantine, pending_messages, sync_clients, utcnow
+from storage.ingest import (
+    add_analysis,
+    add_messages,
+    add_quarantine,
+    pending_messages,
+    set_sync_state,
+    sync_clients,
+    sync_states,
+    utcnow,
+)
 from storage.models import Analysis, Message, Signal
 
 BATCH = 500
@@ -62,17 +73,59 @@ def directory(settings: Settings) -> Directory:
     return Directory(team, clients)
 
 
-def reader(settings: Settings, source) -> Callable[[], Iterator[RawMessage | Quarantined]]:
-    """The connector for one configured source."""
+@dataclass
+class Batch:
+    """Records to store together with the progress they cover (IMAP folder cursors)."""
+
+    items: list[RawMessage | Quarantined]
+    states: dict[str, str] = field(default_factory=dict)
+
+
+def batches(settings: Settings, source, states: dict[str, str]) -> Iterator[Batch]:
+    """The connector for one configured source, as batches to store one transaction each."""
+    if source.kind == "imap":
+        from sources.imap import FolderCursor, read_imap
+
+        cursors = {key: FolderCursor.from_str(value) for key, value in states.items()}
+        for batch in read_imap(imap_account(settings, source), cursors):
+            yield Batch(batch.items, {batch.folder: batch.cursor.to_str()})
+        return
     if source.kind == "mbox":
         from sources.mbox import read_mail
 
-        return partial(read_mail, source.name, settings.resolve(source.path))
-    if source.kind == "telegram":
+        records = read_mail(source.name, settings.resolve(source.path))
+    elif source.kind == "telegram":
         from sources.telegram import read_telegram
 
-        return partial(read_telegram, source.name, settings.resolve(source.path), tz=settings.timezone)
-    raise SourceError(f"source {source.name!r}: {source.kind} sources are not supported by this version yet")
+        records = read_telegram(source.name, settings.resolve(source.path), tz=settings.timezone)
+    else:
+        raise SourceError(f"{source.kind} sources are not supported by this version yet")
+    items: list[RawMessage | Quarantined] = []
+    for item in records:
+        items.append(item)
+        if len(items) >= BATCH:
+            yield Batch(items)
+            items = []
+    yield Batch(items)
+
+
+def imap_account(settings: Settings, source):
+    from sources.imap import ImapAccount
+
+    password = os.environ.get(source.password_env)
+    if not password:
+        raise SourceError(f"the environment variable {source.password_env} (IMAP password) is not set")
+    return ImapAccount(
+        name=source.name,
+        host=source.host,
+        port=source.port,
+        security=source.security,
+        username=source.username,
+        password=password,
+        ca_file=settings.resolve(source.ca_file) if source.ca_file else None,
+        folders=tuple(source.folders),
+        since=source.since,
+    )
 
 
 def prepare(engine: Engine, settings: Settings) -> None:
@@ -81,41 +134,44 @@ def prepare(engine: Engine, settings: Settings) -> None:
 
 
 def ingest_source(engine: Engine, settings: Settings, source, *, run_id: int | None = None) -> SourceReport:
-    """Read one source into the database. Bad items are quarantined; a broken source is one error line."""
+    """Read one source into the database, one transaction per batch (messages + progress together).
+
+    Bad items are quarantined and reported; a source that cannot be read at all is one error line. Network
+    errors (``sources.imap.ImapConnectionError``) propagate so the Prefect task can retry them.
+    """
     report = SourceReport(source=source.name, kind=source.kind)
     people = directory(settings)
-    batch: list[Message] = []
     try:
-        items = reader(settings, source)()
         with open_session(engine) as session:
-            for item in items:
-                if isinstance(item, Quarantined):
-                    report.quarantined += 1
-                    report.errors.append(f"{item.item_id}: {item.error}")
-                    add_quarantine(
-                        session,
-                        source=item.source,
-                        item_id=item.item_id,
-                        error=item.error,
-                        raw=item.raw,
-                        run_id=run_id,
-                    )
-                    continue
-                report.seen += 1
-                batch.append(_message(item, people))
-                if len(batch) >= BATCH:
-                    _flush(session, batch, report)
-            _flush(session, batch, report)
-    except (SourceError, OSError) as exc:
-        report.errors.append(f"source {source.name!r}: {exc}")
+            for batch in batches(settings, source, sync_states(session, source.name)):
+                _store(session, batch, people, report, run_id)
+    except ImapConnectionError:
+        raise
+    except SourceError as exc:
+        report.errors.append(str(exc))
+    except OSError as exc:
+        report.errors.append(f"cannot read: {exc}")
     return report
 
 
-def _flush(session, batch: list[Message], report: SourceReport) -> None:
-    added = add_messages(session, batch)
+def _store(session, batch: Batch, people: Directory, report: SourceReport, run_id: int | None) -> None:
+    messages = []
+    for item in batch.items:
+        if isinstance(item, Quarantined):
+            report.quarantined += 1
+            report.errors.append(f"{item.item_id}: {item.error}")
+            add_quarantine(
+                session, source=item.source, item_id=item.item_id, error=item.error, raw=item.raw, run_id=run_id
+            )
+        else:
+            report.seen += 1
+            messages.append(_message(item, people))
+    added = add_messages(session, messages)
+    for key, value in batch.states.items():
+        set_sync_state(session, source=report.source, key=key, value=value)
+    session.commit()
     report.added += len(added)
     report.unattributed += sum(1 for m in added if m.client_id is None)
-    batch.clear()
 
 
 def _message(item: RawMessage, people: Directory) -> Message:
@@ -140,9 +196,7 @@ def _message(item: RawMessage, people: Directory) -> Message:
     )
 
 
-def analyze_pending(
-    engine: Engine, analyzer, *, version: str, progress: Callable[[int], None] | None = None
-) -> int:
+def analyze_pending(engine: Engine, analyzer, *, version: str, progress: Callable[[int], None] | None = None) -> int:
     """Analyse every stored message this analyzer version has not seen; commits per batch. Returns the count."""
     from nlp.analyzer import AnalyzeInput
 
@@ -211,11 +265,7 @@ def analyzer_version(mood_model: str) -> str:
     root = Path(nlp.__file__).parent
     digest = hashlib.sha256(mood_model.encode())
     for path in sorted(root.rglob("*")):
-        if (
-            path.is_file()
-            and "training" not in path.parts
-            and path.suffix in {".py", ".jsonl", ".txt", ".ftz", ".bin"}
-        ):
+        if path.is_file() and "training" not in path.parts and path.suffix in {".py", ".jsonl", ".txt", ".ftz", ".bin"}:
             digest.update(path.relative_to(root).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

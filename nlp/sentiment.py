@@ -34,8 +34,7 @@ DEFAULT_MODEL_PATH = MODELS_DIR / "clientpulse-mood.ftz"
 OFFICIAL_MODEL_PATH = Path(FastTextSocialNetworkModel.MODEL_PATH)
 
 # dostoevsky's official model has two extra classes; for our three moods they are neutral.
-_FOLD = {"positive": "positive", "neutral": "neutral", "negative": "negative", "speech": "neutral",
-         "skip": "neutral"}
+_FOLD = {"positive": "positive", "neutral": "neutral", "negative": "negative", "speech": "neutral", "skip": "neutral"}
 
 # fastText predicts one line at a time: every kind of line break (and tabs) becomes a space.
 _LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
@@ -121,6 +120,15 @@ class MoodModel:
             model = cls(backend, key, official)
             cls._cache[key] = model
             return model
+
+    @classmethod
+    def clear_cache(cls, path: Path | None = None) -> None:
+        """Forget loaded models (all, or the one for ``path``), e.g. after retraining into the same file."""
+        with cls._lock:
+            if path is None:
+                cls._cache.clear()
+            else:
+                cls._cache.pop(Path(path).resolve(), None)
 
     @property
     def labels(self) -> list[str]:

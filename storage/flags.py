@@ -50,9 +50,7 @@ def active_flags(session: Session, client_id: str) -> dict[str, Flag]:
 def _last_closed(session: Session, client_id: str, kind: str) -> Flag | None:
     query = (
         select(Flag)
-        .where(
-            Flag.client_id == client_id, Flag.kind == kind, col(Flag.status).in_(("resolved", "dismissed"))
-        )
+        .where(Flag.client_id == client_id, Flag.kind == kind, col(Flag.status).in_(("resolved", "dismissed")))
         .order_by(col(Flag.updated_at).desc())
     )
     return session.exec(query).first()
@@ -131,9 +129,7 @@ def list_flags(session: Session, *, statuses: tuple[str, ...] | None, client_id:
         query = query.where(col(Flag.status).in_(statuses))
     if client_id:
         query = query.where(Flag.client_id == client_id)
-    flags = sorted(
-        session.exec(query), key=lambda f: (-SEVERITIES.index(f.severity), -f.updated_at.timestamp())
-    )
+    flags = sorted(session.exec(query), key=lambda f: (-SEVERITIES.index(f.severity), -f.updated_at.timestamp()))
     return [flag_json(session, f) for f in flags]
 
 
@@ -145,8 +141,7 @@ def flag_json(session: Session, flag: Flag) -> dict:
         .order_by(col(Message.sent_at).desc())
     )
     evidence = [
-        {"message_id": m.id, "sent_at": m.sent_at.isoformat(), "channel": m.channel, "quote": e.quote}
-        for e, m in rows
+        {"message_id": m.id, "sent_at": m.sent_at.isoformat(), "channel": m.channel, "quote": e.quote} for e, m in rows
     ]
     return {
         "id": flag.id,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
-from storage.models import Analysis, Client, Message, Quarantine, Signal
+from storage.models import Analysis, Client, Message, Quarantine, Signal, SyncState
 
 
 def utcnow() -> datetime:
@@ -28,7 +28,7 @@ def sync_clients(session: Session, clients: Iterable[tuple[str, str, str]]) -> N
 
 
 def add_messages(session: Session, rows: Sequence[Message]) -> list[Message]:
-    """Insert the messages not stored yet (unique per source item); returns the ones added. Commits."""
+    """Add the messages not stored yet (unique per source item); returns them. The caller commits."""
     if not rows:
         return []
     by_source: dict[str, set[str]] = {}
@@ -36,9 +36,7 @@ def add_messages(session: Session, rows: Sequence[Message]) -> list[Message]:
         by_source.setdefault(row.source, set()).add(row.item_id)
     existing: set[tuple[str, str]] = set()
     for source, ids in by_source.items():
-        found = session.exec(
-            select(Message.item_id).where(Message.source == source, col(Message.item_id).in_(ids))
-        )
+        found = session.exec(select(Message.item_id).where(Message.source == source, col(Message.item_id).in_(ids)))
         existing.update((source, item_id) for item_id in found)
     added = []
     for row in rows:
@@ -47,14 +45,12 @@ def add_messages(session: Session, rows: Sequence[Message]) -> list[Message]:
             existing.add(key)  # duplicates inside one batch (the same Message-ID twice in an mbox)
             session.add(row)
             added.append(row)
-    session.commit()
+    session.flush()
     return added
 
 
-def add_quarantine(
-    session: Session, *, source: str, item_id: str, error: str, raw: bytes, run_id: int | None
-) -> bool:
-    """Keep an item that could not be parsed. Returns False when this exact item is already kept."""
+def add_quarantine(session: Session, *, source: str, item_id: str, error: str, raw: bytes, run_id: int | None) -> bool:
+    """Keep an item that could not be parsed (the caller commits). False when this exact item is already kept."""
     digest = hashlib.sha256(raw).hexdigest()
     found = session.exec(
         select(Quarantine.id).where(
@@ -92,3 +88,16 @@ def add_analysis(session: Session, analysis: Analysis, signals: Iterable[Signal]
     for signal in signals:
         signal.analysis_id = analysis.id  # type: ignore[assignment]
         session.add(signal)
+
+
+def sync_states(session: Session, source: str) -> dict[str, str]:
+    """Where each part of a source (IMAP folder, export file) stopped last time."""
+    return {row.key: row.value for row in session.exec(select(SyncState).where(SyncState.source == source))}
+
+
+def set_sync_state(session: Session, *, source: str, key: str, value: str) -> None:
+    """Record progress; the caller commits it together with the messages it covers."""
+    row = session.exec(select(SyncState).where(SyncState.source == source, SyncState.key == key)).first()
+    row = row or SyncState(source=source, key=key, value=value, updated_at=utcnow())
+    row.value, row.updated_at = value, utcnow()
+    session.add(row)

@@ -35,8 +35,19 @@ HARD_CASES = (
     "mixed",
     "english_words",
 )
-FIELDS = ("id", "channel", "direction", "sector", "text", "mood", "objections", "conflicts", "signals",
-          "escalate", "hard")
+FIELDS = (
+    "id",
+    "channel",
+    "direction",
+    "sector",
+    "text",
+    "mood",
+    "objections",
+    "conflicts",
+    "signals",
+    "escalate",
+    "hard",
+)
 
 SPLITS = ("train", "dev", "test")
 # Changing the salt or the fractions reshuffles every split: don't, or the test numbers stop being comparable.

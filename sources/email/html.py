@@ -110,6 +110,9 @@ class _TextBuilder(HTMLParser):
                     self._add(part.replace("\u00a0", " "))
             return
         text = _SPACES.sub(" ", data)
+        if not text.strip() and "\u00a0" in data and not self._words:
+            self._add(" ")  # <div>&nbsp;</div> is how mail editors write an empty line
+            return
         if not text.strip():
             if self._words and not self._words[-1].endswith(" "):
                 self._words.append(" ")

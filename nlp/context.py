@@ -1,0 +1,114 @@
+"""``cp_context``: context that changes what a trigger means.
+
+Drops (the span is no conflict at all):
+- neutral phrases (lexicons/neutral.txt): «претензионный порядок», «размер неустойки»;
+- contract drafting: in a sentence with lexicons/drafting.txt words («пункт», «редакция», «вправе»), legal,
+  termination and payment triggers marked ``"weak": true`` in the patterns («штраф», «расторжение» alone);
+- a resolved problem: a complaint or deadline in a clause that says it is over, with a verb of
+  lexicons/resolution.txt in the past tense or as a participle («проблема с отчётом решена»).
+Flags (the span stays, with lower confidence): ``hedged`` (lexicons/hedges.txt in the sentence),
+``reported`` (someone else's words: lexicons/reporting.txt before it, not «я/мы»), ``question``.
+Doc flags: ``repeat`` («опять», «в который раз»), ``damage`` («убытки», «потеряли клиентов»).
+"""
+
+from __future__ import annotations
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from nlp.clauses import clause_ids, sentence_ids
+from nlp.lexicon import words
+from nlp.rules import rule_meta
+from nlp.scope import add_flag, cues, drop, set_doc_flag, signal_spans
+
+DRAFTING_SENSITIVE = frozenset({"legal", "termination", "payment"})
+RESOLVABLE = frozenset({"complaint", "deadline"})
+FIRST_PERSON = frozenset({"я", "мы"})
+UNFLAGGED_QUESTIONS = frozenset({"cross_sell", "receivable", "commitment"})
+
+
+@Language.component("cp_context", requires=["token.lemma"])
+def context(doc: Doc) -> Doc:
+    _drop_neutral(doc)
+    _flag(doc)
+    if cues(doc, "repeat"):
+        set_doc_flag(doc, "repeat")
+    if cues(doc, "damage"):
+        set_doc_flag(doc, "damage")
+    return doc
+
+
+def _drop_neutral(doc: Doc) -> None:
+    if "conflict" not in doc.spans or not len(doc.spans["conflict"]):
+        return
+    conflicts = list(doc.spans["conflict"])
+    neutral = cues(doc, "neutral")
+    doomed = [s for s in conflicts if any(s.start < n.end and n.start < s.end for n in neutral)]
+    drop(doc, "conflict", doomed, "neutral phrase")
+
+    sents = sentence_ids(doc)
+    drafting_sents = {sents[c.start] for c in cues(doc, "drafting")}
+    if drafting_sents:
+        meta = rule_meta()
+        doomed = [
+            s
+            for s in doc.spans["conflict"]
+            if s.label_ in DRAFTING_SENSITIVE
+            and sents[s.start] in drafting_sents
+            and meta.get(s.id_, {}).get("weak")
+        ]
+        drop(doc, "conflict", doomed, "contract drafting")
+
+    resolved = _resolved_clauses(doc)
+    if resolved:
+        clauses = clause_ids(doc)
+        doomed = [s for s in doc.spans["conflict"] if s.label_ in RESOLVABLE and clauses[s.start] in resolved]
+        drop(doc, "conflict", doomed, "resolved")
+
+
+def _resolved_clauses(doc: Doc) -> set[int]:
+    resolution = words("resolution")
+    clauses = clause_ids(doc)
+    out = set()
+    for token in doc:
+        if token.lemma_ not in resolution or token.pos_ != "VERB":
+            continue
+        morph = token.morph
+        if "Past" not in morph.get("Tense") and "Part" not in morph.get("VerbForm"):
+            continue
+        before = doc[max(0, token.i - 2) : token.i]
+        if any(t.norm_ in ("не", "ни") for t in before):  # «так и не решили»
+            continue
+        out.add(clauses[token.i])
+    return out
+
+
+def _flag(doc: Doc) -> None:
+    sents = sentence_ids(doc)
+    hedge_sents = {sents[c.start] for c in cues(doc, "hedge")}
+    reported_at = [c for c in cues(doc, "reported") if not _first_person(c)]
+    question_sents = _question_sentences(doc, sents)
+    for family, span in signal_spans(doc):
+        sid = sents[span.start]
+        if sid in hedge_sents:
+            add_flag(doc, family, span, "hedged")
+        if any(sents[c.start] == sid and c.end <= span.start for c in reported_at):
+            add_flag(doc, family, span, "reported")
+        if sid in question_sents and family not in UNFLAGGED_QUESTIONS:
+            add_flag(doc, family, span, "question")
+
+
+def _first_person(cue: Span) -> bool:
+    if "1" in cue[0].morph.get("Person"):
+        return True
+    doc = cue.doc
+    return any(t.norm_ in FIRST_PERSON for t in doc[max(0, cue.start - 2) : cue.start])
+
+
+def _question_sentences(doc: Doc, sents: list[int]) -> set[int]:
+    """Sentences that end with «?» and carry no «!» (a «?!» is indignation, not a question)."""
+    marks: dict[int, set[str]] = {}
+    for token in doc:
+        if token.text and set(token.text) <= {"?", "!"}:
+            marks.setdefault(sents[token.i], set()).update(token.text)
+    return {sid for sid, chars in marks.items() if chars == {"?"}}

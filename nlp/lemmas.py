@@ -1,0 +1,124 @@
+"""Cached pymorphy3 analysis of tokens: lemma, coarse POS and a few morphological features.
+
+pymorphy3 costs about 60 µs a word and dominates the pipeline, while chat text repeats the same few thousand
+words, so every analysis is cached by the lowercased token. With no POS tagger we take pymorphy3's most
+probable parse (spaCy's own pymorphy3 mode keeps the word unchanged when parses disagree, which loses
+«расторгнем» -> «расторгнуть»). Lemmas and norms spell «ё» as «е», so patterns are written with «е».
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import NamedTuple
+
+import pymorphy3
+from spacy.language import Language
+from spacy.parts_of_speech import IDS as POS_IDS
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
+
+from nlp.lexicon import mapping
+
+MAX_CACHE = 200_000
+
+_POS = {
+    "NOUN": "NOUN", "ADJF": "ADJ", "ADJS": "ADJ", "COMP": "ADJ", "VERB": "VERB", "INFN": "VERB",
+    "PRTF": "VERB", "PRTS": "VERB", "GRND": "VERB", "NUMR": "NUM", "ADVB": "ADV", "NPRO": "PRON",
+    "PRED": "ADV", "PREP": "ADP", "CONJ": "CCONJ", "PRCL": "PART", "INTJ": "INTJ",
+}
+_FEATS = {
+    "1per": "Person=1", "2per": "Person=2", "3per": "Person=3", "futr": "Tense=Fut", "pres": "Tense=Pres",
+    "past": "Tense=Past", "impr": "Mood=Imp", "sing": "Number=Sing", "plur": "Number=Plur",
+    "perf": "Aspect=Perf", "impf": "Aspect=Imp", "INFN": "VerbForm=Inf", "PRTF": "VerbForm=Part",
+    "PRTS": "VerbForm=Part", "GRND": "VerbForm=Conv",
+}
+
+
+class Analysis(NamedTuple):
+    lemma: str
+    pos: str  # Universal POS tag
+    feats: str  # UD feature string, "" when none
+
+
+@cache
+def morph_analyzer() -> pymorphy3.MorphAnalyzer:
+    """One pymorphy3 analyser per process (loading the dictionaries takes a few hundred ms)."""
+    return pymorphy3.MorphAnalyzer()
+
+
+class LemmaCache:
+    """Word -> Analysis, cached by the lowercased word; typos from lexicons/typos.txt are corrected first."""
+
+    def __init__(self) -> None:
+        self._morph = morph_analyzer()
+        self._typos = mapping("typos")
+        self._cache: dict[str, Analysis] = {}
+
+    def __call__(self, word: str) -> Analysis:
+        lower = word.lower()
+        hit = self._cache.get(lower)
+        if hit is None:
+            if len(self._cache) >= MAX_CACHE:
+                self._cache.clear()
+            hit = self._cache[lower] = self._analyse(self._typos.get(lower, lower))
+        return hit
+
+    def _analyse(self, lower: str) -> Analysis:
+        if not any(ch.isalpha() for ch in lower):
+            pos = "NUM" if any(ch.isdigit() for ch in lower) else "PUNCT" if not lower.isspace() else "SPACE"
+            return Analysis(lower, pos, "")
+        parse = self._morph.parse(lower)[0]
+        tag = parse.tag
+        feats = sorted({_FEATS[g] for g in tag.grammemes if g in _FEATS})
+        return Analysis(parse.normal_form.replace("ё", "е"), _POS.get(str(tag.POS), "X"), "|".join(feats))
+
+    def lemma(self, word: str) -> str:
+        return self(word).lemma
+
+
+@cache
+def lemma_cache() -> LemmaCache:
+    return LemmaCache()
+
+
+class CachedLemmatizer:
+    """Sets LEMMA, NORM (lowercase, «ё» -> «е», typos fixed), POS and MORPH from the cache, as vocab hashes."""
+
+    def __init__(self, vocab: Vocab) -> None:
+        self.vocab = vocab
+        self.analyses = lemma_cache()
+        self._ids: dict[str, tuple[int, str, int, int]] = {}
+
+    def _token_ids(self, text: str) -> tuple[int, str, int, int]:
+        lower = text.lower()
+        ids = self._ids.get(lower)
+        if ids is None:
+            if len(self._ids) >= MAX_CACHE:
+                self._ids.clear()
+            lemma, pos, feats = self.analyses(lower)
+            norm = self.analyses._typos.get(lower, lower).replace("ё", "е")
+            strings = self.vocab.strings
+            ids = self._ids[lower] = (
+                strings.add(lemma),
+                norm,
+                self.vocab.morphology.add(feats) if feats else 0,
+                POS_IDS[pos],
+            )
+        return ids
+
+    def __call__(self, doc: Doc) -> Doc:
+        for token in doc:
+            if token.is_space:
+                continue
+            lemma, norm, morph, pos = self._token_ids(token.text)
+            token.lemma = lemma
+            token.norm_ = norm
+            token.pos = pos
+            if morph:
+                token.set_morph(morph)
+        return doc
+
+
+@Language.factory("cp_lemmatizer")
+def make_cached_lemmatizer(nlp: Language, name: str) -> CachedLemmatizer:
+    return CachedLemmatizer(nlp.vocab)

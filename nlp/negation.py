@@ -1,0 +1,96 @@
+"""``cp_negation``: drops signal spans that a negation cancels within their clause.
+
+Before the trigger: «не», «ни», «нет», «никаких»… (lexicons/negation.txt) reach it across non-verbs and the
+auxiliaries of lexicons/transparent.txt («не будем расторгать»); «без» only right before it («без претензий»).
+After the trigger: «нет» («претензий нет»), or «не» + a verb of lexicons/negation_after.txt («в суд не
+пойдём», «претензий не имеем»). A pattern that spells its own negation («не устраивает», «продлевать не
+будем») is never negated again: in Russian a second negative word is concord («ничего не работает»).
+Receivables stay: «счёт не оплачен» is still about a receivable.
+"""
+
+from __future__ import annotations
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from nlp.clauses import clause_ids
+from nlp.lexicon import words
+from nlp.scope import drop
+
+NEGATABLE = ("objection", "conflict", "renewal", "cross_sell", "commitment")
+NEGATION_WORDS = frozenset({"не", "нет", "ни", "нету"})
+PRE_WINDOW = 5
+SHORT_WINDOW = 2
+POST_WINDOW = 6
+
+
+@Language.component("cp_negation", requires=["token.lemma"])
+def negation(doc: Doc) -> Doc:
+    for family in NEGATABLE:
+        if family not in doc.spans:
+            continue
+        spans = list(doc.spans[family])
+        negated = [span for span in spans if is_negated(span)]
+        if negated:
+            # a shorter trigger inside a negated phrase goes with it: «не собираемся подавать в суд»
+            doomed = [
+                span
+                for span in spans
+                if any(span.label_ == n.label_ and n.start <= span.start and span.end <= n.end for n in negated)
+            ]
+            drop(doc, family, doomed, "negated")
+    return doc
+
+
+def is_negated(span: Span) -> bool:
+    if any(token.norm_ in NEGATION_WORDS for token in span):
+        return False
+    return _negated_before(span) or _negated_after(span)
+
+
+def _negated_before(span: Span) -> bool:
+    doc = span.doc
+    clauses = clause_ids(doc)
+    cues, short, skip, transparent = (
+        words("negation"), words("negation_short"), words("negation_skip"), words("transparent"),
+    )
+    clause = clauses[span.start]
+    i, distance = span.start - 1, 0
+    while i >= 0 and clauses[i] == clause and distance < PRE_WINDOW:
+        token = doc[i]
+        norm = token.norm_
+        if norm in cues and not (norm == "не" and doc[i + 1].norm_ in skip):
+            return True
+        if norm in short and distance < SHORT_WINDOW:
+            return True
+        if token.pos_ == "VERB" and token.lemma_ not in transparent:
+            return False
+        if not token.is_space:
+            distance += 1
+        i -= 1
+    return False
+
+
+def _negated_after(span: Span) -> bool:
+    doc = span.doc
+    clauses = clause_ids(doc)
+    after_verbs, transparent = words("negation_after"), words("transparent")
+    clause = span[-1].i
+    clause = clauses[clause]
+    i, distance = span.end, 0
+    while i < len(doc) and clauses[i] == clause and distance < POST_WINDOW:
+        token = doc[i]
+        norm = token.norm_
+        if norm == "нет":
+            return True
+        if norm in ("не", "ни"):
+            j = i + 1
+            if j < len(doc) and doc[j].pos_ in ("ADV", "PART") and doc[j].lemma_ not in after_verbs:
+                j += 1  # «не очень-то хотим», «не особо планируем»
+            return j < len(doc) and doc[j].lemma_ in after_verbs
+        if token.pos_ == "VERB" and token.lemma_ not in transparent:
+            return False
+        if not token.is_space:
+            distance += 1
+        i += 1
+    return False
