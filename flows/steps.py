@@ -98,8 +98,14 @@ def batches(settings: Settings, source, states: dict[str, str]) -> Iterator[Batc
         from sources.telegram import read_telegram
 
         records = read_telegram(source.name, settings.resolve(source.path), tz=settings.timezone)
+    elif source.kind == "slack":
+        from sources.slack import read_slack
+
+        records = read_slack(source.name, settings.resolve(source.path))
     else:
-        raise SourceError(f"{source.kind} sources are not supported by this version yet")
+        from sources.whatsapp import read_whatsapp
+
+        records = read_whatsapp(source.name, settings.resolve(source.path), tz=settings.timezone)
     items: list[RawMessage | Quarantined] = []
     for item in records:
         items.append(item)

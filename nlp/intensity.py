@@ -13,6 +13,7 @@ praise word with rule ``complaint.sarcasm`` and sets the doc flag ``sarcasm``.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -27,6 +28,11 @@ SARCASM_TARGETS = frozenset({"complaint", "deadline"})
 PRAISE_ONLY_MAX_TOKENS = 4
 
 
+@cache
+def _angry_emoji() -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(e) for e in sorted(words("angry_emoji"), key=len, reverse=True)))
+
+
 @Language.component("cp_intensity")
 def intensity(doc: Doc) -> Doc:
     abbreviations = words("abbreviations")
@@ -37,7 +43,7 @@ def intensity(doc: Doc) -> Doc:
     ]
     alpha_words = sum(1 for t in doc if t.is_alpha)
     exclaims = len(_EXCLAIM.findall(doc.text))
-    emoji = sum(doc.text.count(e) for e in words("angry_emoji"))
+    emoji = len(_angry_emoji().findall(doc.text))
     score = min(1.0, 0.2 * len(caps) + 0.25 * exclaims + 0.25 * emoji)
     if score:
         set_doc_flag(doc, "intensity", round(score, 2))

@@ -67,7 +67,14 @@ class LemmaCache:
         if not any(ch.isalpha() for ch in lower):
             pos = "NUM" if any(ch.isdigit() for ch in lower) else "PUNCT" if not lower.isspace() else "SPACE"
             return Analysis(lower, pos, "")
-        parse = self._morph.parse(lower)[0]
+        parses = self._morph.parse(lower)
+        top = parses[0].score
+        # equal scores are pymorphy3's "don't know": prefer a finite verb («исправим» -> исправить, not
+        # исправимый; «нашли» -> найти, not the imperative of наслать)
+        parse = max(
+            (p for p in parses if abs(p.score - top) < 1e-9),
+            key=lambda p: (p.tag.POS in ("VERB", "INFN"), "impr" not in p.tag),
+        )
         tag = parse.tag
         feats = sorted({_FEATS[g] for g in tag.grammemes if g in _FEATS})
         return Analysis(parse.normal_form.replace("ё", "е"), _POS.get(str(tag.POS), "X"), "|".join(feats))

@@ -59,8 +59,9 @@ def _load(family: str) -> tuple[dict, ...]:
 
 
 def load_patterns(family: str) -> list[dict]:
-    """The span_ruler patterns of one family (copies: the ruler may keep them)."""
-    return [dict(entry) for entry in _load(family)]
+    """The span_ruler patterns of one family: label, id and pattern only (spaCy's initialize schema rejects
+    other keys; ``rule_meta`` serves them)."""
+    return [{"label": e["label"], "id": e["id"], "pattern": e["pattern"]} for e in _load(family)]
 
 
 @spacy.registry.misc("clientpulse.patterns.v1")

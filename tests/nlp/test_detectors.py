@@ -1,0 +1,278 @@
+"""The rule detectors on Russian examples: every objection category, conflict type and KPI family, and the
+hard cases of DESIGN.md (negation, polite refusals, sarcasm, conditional threats, neutral context, our own
+messages, chat style). Real pipeline, real patterns: nothing here is mocked."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nlp.analyzer import find_signals
+from nlp.lemmas import lemma_cache
+from nlp.pipeline import build_pipeline, get_pipeline
+from nlp.rules import LABELS, PATTERN_DIR, load_patterns, rule_meta
+from nlp.scope import FAMILIES
+from nlp.types import CONFLICTS, OBJECTIONS
+
+
+def labels(text: str, direction: str = "in") -> set[tuple[str, str]]:
+    return {(f.family, f.label) for f in find_signals([text], [direction])[0]}
+
+
+def finding(text: str, family: str, label: str, direction: str = "in"):
+    hits = [f for f in find_signals([text], [direction])[0] if (f.family, f.label) == (family, label)]
+    assert hits, f"no {family}/{label} in {text!r}: {labels(text, direction)}"
+    return hits[0]
+
+
+PRESENT = [
+    # --- objections: price
+    ("Для нас это дорого, бюджет на маркетинг урезали.", "objection", "price"),
+    ("дадите скидку 10% — подпишем", "objection", "price"),
+    ("Стоимость для нас слишком высокая, не потянем", "objection", "price"),
+    ("Индексацию на 15% согласовать не сможем, это неприемлемо", "objection", "price"),
+    ("цена не устраивает", "objection", "price"),
+    # timing
+    ("Давайте вернёмся к этому в следующем квартале.", "objection", "timing"),
+    ("Сейчас не до этого, после праздников обсудим", "objection", "timing"),
+    ("Спасибо, но пока неактуально.", "objection", "timing"),
+    ("давайте поставим проект на паузу", "objection", "timing"),
+    # need
+    ("Не видим эффекта от рекламы уже третий месяц.", "objection", "need"),
+    ("Мы не понимаем, за что платим.", "objection", "need"),
+    ("Нам это не нужно, справимся своими силами.", "objection", "need"),
+    ("Покажите сначала окупаемость, потом поговорим.", "objection", "need"),
+    # authority
+    ("Надо согласовать с руководством.", "objection", "authority"),
+    ("Это решает совет директоров, я передам им ваше предложение.", "objection", "authority"),
+    ("Юристы ещё смотрят договор.", "objection", "authority"),
+    ("не я решаю, вопрос к собственнику", "objection", "authority"),
+    # competitor
+    ("У конкурентов дешевле на 20%.", "objection", "competitor"),
+    ("Параллельно смотрим другое агентство.", "objection", "competitor"),
+    ("Объявим тендер на обслуживание в марте.", "objection", "competitor"),
+    ("Получили предложение от «Медиа-Центра», они берут меньше.", "objection", "competitor"),
+    # trust
+    ("Не уверены, что вы потянете такой объём.", "objection", "trust"),
+    ("Мы уже обжигались с агентствами, какие гарантии вы даёте?", "objection", "trust"),
+    ("Давайте начнём с пробного периода на месяц.", "objection", "trust"),
+    # terms
+    ("Стопроцентная предоплата для нас неприемлема.", "objection", "terms"),
+    ("Пункт об автопролонгации просим убрать.", "objection", "terms"),
+    ("Неустойку 1% в день просим снизить до 0,1%.", "objection", "terms"),
+    ("Нам нужна отсрочка платежа 30 дней.", "objection", "terms"),
+    ("Исключительные права на макеты должны перейти к нам.", "objection", "terms"),
+    # --- conflicts
+    ("Качество текстов нас совершенно не устраивает.", "conflict", "complaint"),
+    ("В отчёте опять ошибки, вы вообще проверяете?", "conflict", "complaint"),
+    ("Сайт лежит с утра!", "conflict", "complaint"),
+    ("Третий день жду ответа на письмо.", "conflict", "complaint"),
+    ("Вы опять сорвали сроки по макетам.", "conflict", "deadline"),
+    ("Дедлайн был вчера, где отчёт?", "conflict", "deadline"),
+    ("до сих пор не прислали правки", "conflict", "deadline"),
+    ("Мы расторгаем договор с 1 июня.", "conflict", "termination"),
+    ("Продлевать договор не будем.", "conflict", "termination"),
+    ("Уведомляем о расторжении договора в одностороннем порядке.", "conflict", "termination"),
+    ("Со следующего месяца забираем SMM в штат.", "conflict", "termination"),
+    ("Направляем вам официальную претензию.", "conflict", "legal"),
+    ("Будем вынуждены обратиться в суд.", "conflict", "legal"),
+    ("Передаём дело юристам.", "conflict", "legal"),
+    ("Выставим неустойку за каждый день просрочки.", "conflict", "legal"),
+    ("Этот счёт оплачивать не будем.", "conflict", "payment"),
+    ("Верните деньги за неоказанные услуги.", "conflict", "payment"),
+    ("С карты списали дважды!", "conflict", "payment"),
+    ("Со счётом не согласны, сумма завышена.", "conflict", "payment"),
+    ("Вы там совсем идиоты?", "conflict", "hostility"),
+    ("ВЫ ВООБЩЕ ЧИТАЕТЕ ЧТО Я ПИШУ", "conflict", "hostility"),
+    ("Соедините меня с вашим директором.", "conflict", "escalation_request"),
+    ("Прошу заменить менеджера проекта.", "conflict", "escalation_request"),
+    ("Кто у вас главный?", "conflict", "escalation_request"),
+    # --- KPI families
+    ("Продлеваем договор ещё на год.", "renewal", "renewal_for"),
+    ("Готовы продлить сотрудничество на тех же условиях.", "renewal", "renewal_for"),
+    ("Продлевать не будем, объявим тендер.", "renewal", "renewal_against"),
+    ("Пришлите, пожалуйста, счёт на оплату за май.", "receivable", "invoice"),
+    ("По акту сверки за квартал у нас задолженность 120 тысяч.", "receivable", "reconciliation"),
+    ("Оплатим 15-го.", "receivable", "payment"),
+    ("А вы делаете SEO?", "cross_sell", "cross_sell"),
+    ("Открываем новый филиал в Казани, поможете с рекламой?", "cross_sell", "cross_sell"),
+    ("Хотим подключить ещё таргет.", "cross_sell", "cross_sell"),
+    ("Пришлём отчёт до пятницы.", "commitment", "commitment"),
+    ("оплатим в течение трёх дней", "commitment", "commitment"),
+    ("До конца недели всё исправим.", "commitment", "commitment"),
+    ("Макет будет готов к понедельнику.", "commitment", "commitment"),
+    # --- chat style: no punctuation, CAPS, emoji, typos, English words
+    ("дедлайн сорвали опять", "conflict", "deadline"),
+    ("ну и где отчет", "conflict", "deadline"),
+    ("дорого", "objection", "price"),
+    ("щас не до этого", "objection", "timing"),
+    ("СКОЛЬКО МОЖНО ЖДАТЬ ОТВЕТА", "conflict", "complaint"),
+    ("сайт опять лежит 😡😡", "conflict", "complaint"),
+    ("расторгнум договр если не починитe", "conflict", "termination"),
+    ("deadline прошёл, нужно ASAP", "conflict", "deadline"),
+    ("ваще не видим результата", "objection", "need"),
+]
+
+
+@pytest.mark.parametrize(("text", "family", "label"), PRESENT)
+def test_detects(text: str, family: str, label: str) -> None:
+    assert (family, label) in labels(text), labels(text)
+
+
+ABSENT = [
+    # negation
+    ("Цена нас устраивает, подписываем.", "objection", "price"),
+    ("Это не дорого для такого объёма.", "objection", "price"),
+    ("Претензий нет, всё хорошо.", "conflict", "legal"),
+    ("Претензий к качеству не имеем.", "conflict", "complaint"),
+    ("В суд не пойдём, давайте договоримся.", "conflict", "legal"),
+    ("Расторгать договор не планируем.", "conflict", "termination"),
+    ("Ни о каком расторжении речи не идёт.", "conflict", "termination"),
+    ("Никаких претензий к вам нет.", "conflict", "complaint"),
+    ("Без претензий, спасибо.", "conflict", "legal"),
+    ("Мы не собираемся подавать в суд.", "conflict", "legal"),
+    ("Продлевать будем, даже не сомневайтесь.", "renewal", "renewal_against"),
+    ("Не продлеваем.", "renewal", "renewal_for"),
+    ("Багов не нашли, всё работает.", "conflict", "complaint"),
+    # neutral in context
+    ("Проблема с отчётом решена, спасибо!", "conflict", "complaint"),
+    ("Ошибку в счёте исправили, всё ок.", "conflict", "complaint"),
+    ("В проекте договора предлагаем претензионный порядок урегулирования споров 30 дней.", "conflict", "legal"),
+    ("Пункт 7.2: штраф за просрочку 0,1% в день.", "conflict", "legal"),
+    ("Порядок расторжения договора описан в разделе 9.", "conflict", "termination"),
+    ("Стороны вправе расторгнуть договор по соглашению сторон (п. 9.1).", "conflict", "termination"),
+    # routine messages
+    ("Спасибо, получили, всё отлично!", "conflict", "complaint"),
+    ("Добрый день! Подтверждаем встречу в четверг в 15:00.", "conflict", "deadline"),
+    ("Завершим проект к пятнице, как договаривались.", "conflict", "termination"),
+    ("Отлично, спасибо за оперативность!", "conflict", "complaint"),
+    ("Конкуренты запустили новую акцию, надо ответить.", "objection", "competitor"),
+    ("Дорогие коллеги, поздравляем с праздником!", "objection", "price"),
+]
+
+
+@pytest.mark.parametrize(("text", "family", "label"), ABSENT)
+def test_does_not_detect(text: str, family: str, label: str) -> None:
+    assert (family, label) not in labels(text), labels(text)
+
+
+def test_conditional_threat_is_termination_with_lower_confidence() -> None:
+    text = "Если до пятницы не исправите, расторгнем договор."
+    hit = finding(text, "conflict", "termination")
+    assert 0.65 <= hit.confidence < 1.0
+    assert text[hit.start : hit.end] == hit.text == "расторгнем"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "если до пятницы не исправите — расторгнем договор",
+        "если не исправите до пятницы расторгнем договор",
+        "Исправьте до пятницы, иначе расторгнем договор.",
+        "В случае повторной задержки будем вынуждены расторгнуть договор.",
+    ],
+)
+def test_conditional_threat_variants(text: str) -> None:
+    assert finding(text, "conflict", "termination").confidence == 0.8
+
+
+def test_finding_inside_the_condition_is_hypothetical() -> None:
+    hit = finding("Если будут задержки по макетам, выставим неустойку.", "conflict", "deadline")
+    assert hit.confidence == 0.6
+
+
+def test_reported_speech_keeps_the_finding_with_lower_confidence() -> None:
+    assert finding("Юристы говорят, что можно подать в суд.", "conflict", "legal").confidence == 0.6
+    assert finding("Мы подаём в суд.", "conflict", "legal").confidence == 1.0
+
+
+def test_hedge_lowers_confidence() -> None:
+    assert finding("Возможно, будем вынуждены расторгнуть договор.", "conflict", "termination").confidence == 0.85
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Отлично, опять перенесли сроки.",
+        "Спасибо за очередной сорванный дедлайн.",
+        "Супер. Снова всё сломалось.",
+        "прекрасно, снова ничего не работает",
+    ],
+)
+def test_sarcasm_reads_as_complaint(text: str) -> None:
+    found = labels(text)
+    assert ("conflict", "complaint") in found, found
+
+
+def test_plain_praise_is_no_sarcasm() -> None:
+    assert labels("Отлично, спасибо! Всё получили, работаем дальше.") == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Это дорого для нас, надо согласовать с директором.", {("objection", "price"), ("objection", "authority")}),
+        ("Опять сорвали сроки, расторгаем договор.", {("conflict", "deadline"), ("conflict", "termination")}),
+    ],
+)
+def test_one_message_several_labels(text: str, expected: set[tuple[str, str]]) -> None:
+    assert expected <= labels(text)
+
+
+def test_outgoing_messages_carry_no_objections_and_only_hostility() -> None:
+    out = labels("Понимаю, что дорого и сроки сорваны. Сами виноваты, читайте договор внимательнее.", "out")
+    assert not {f for f in out if f[0] == "objection"}
+    assert {label for family, label in out if family == "conflict"} == {"hostility"}
+    assert ("commitment", "commitment") in labels("Пришлём исправленный отчёт до пятницы.", "out")
+
+
+def test_quoted_history_does_not_count() -> None:
+    text = "Спасибо, получили.\n> Расторгаем договор, в суд подадим!"
+    assert labels(text) == set()
+
+
+def test_offsets_point_into_the_text() -> None:
+    texts = [
+        "Добрый день!\r\nЕсли до пятницы не исправите, расторгнем договор.\n\nЦена высокая 😡😡",
+        "  ВЫ ВООБЩЕ ЧИТАЕТЕ ЧТО Я ПИШУ!!! сроки сорвали, верните деньги",
+    ]
+    for text, found in zip(texts, find_signals(texts), strict=True):
+        assert found
+        for f in found:
+            assert text[f.start : f.end] == f.text
+            assert 0 < f.confidence <= 1
+
+
+def test_docs_and_texts_are_both_accepted() -> None:
+    doc = get_pipeline()("Расторгаем договор.")
+    assert find_signals([doc, "дорого"]) == find_signals(["Расторгаем договор.", "дорого"])
+
+
+def test_every_category_and_type_has_patterns() -> None:
+    for family in FAMILIES:
+        present = {p["label"] for p in load_patterns(family)}
+        assert present == set(LABELS[family]), family
+    assert set(LABELS["objection"]) == set(OBJECTIONS) and set(LABELS["conflict"]) == set(CONFLICTS)
+
+
+def test_pattern_files_are_sound() -> None:
+    analyse = lemma_cache()
+    for family in FAMILIES:
+        path = PATTERN_DIR / f"{family}.jsonl"
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            entry = json.loads(line)
+            assert entry["id"].startswith(entry["label"] + "."), (path.name, lineno)
+            for token in entry["pattern"] if isinstance(entry["pattern"], list) else []:
+                value = token.get("LEMMA")
+                values = [value] if isinstance(value, str) else (value or {}).get("IN", [])
+                for lemma in values:  # a LEMMA that is not its own lemma can never match
+                    assert analyse(lemma).lemma == lemma, (path.name, lineno, lemma)
+    assert rule_meta()["complaint.chasing"]["escalate"] is True
+
+
+def test_initialize_again_keeps_the_patterns() -> None:
+    nlp = build_pipeline()
+    nlp.initialize()  # spaCy clears span_ruler patterns here; ours come back from the config
+    doc = nlp("Расторгаем договор.")
+    assert [span.label_ for span in doc.spans["conflict"]][:1] == ["termination"]
