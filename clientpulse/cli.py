@@ -31,7 +31,7 @@ app.add_typer(flag_app, name="flag")
 app.add_typer(db_app, name="db")
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line, whatever the width
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = REPO / "examples" / "demo"
@@ -49,6 +49,7 @@ KIND_RU = {
     "legal_risk": "юридический риск",
     "payment_risk": "риск неоплаты",
     "unanswered": "нет ответа",
+    "renewal_risk": "риск непродления",
 }
 
 
@@ -68,6 +69,7 @@ def _engine(settings: Settings):
 
 def _run_nightly(config: str, as_of: str | None) -> dict:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry calls from a laptop
     from flows.nightly import nightly
 
     with console.status("Ночной прогон: чтение источников, анализ, флаги…"):
@@ -120,7 +122,7 @@ def demo(
     report = _run_nightly(str(config), DEMO_AS_OF)
     _print_report(report)
     console.rule("Открытые флаги (демо, на 26.11.2026 09:00 МСК)")
-    _print_flags(_list_flags(settings, statuses=("open", "acknowledged"), client=None))
+    flags(config=str(config), status="open", client=None, min_severity="medium", as_json=False)
 
 
 @app.command()
@@ -206,6 +208,9 @@ def flags(
     config: ConfigOpt = None,
     status: Annotated[str, typer.Option(help="open (open + acknowledged) or all.")] = "open",
     client: Annotated[str | None, typer.Option(help="Only this client id.")] = None,
+    min_severity: Annotated[
+        str, typer.Option(help="low, medium, high or critical (the lead's queue: medium).")
+    ] = "medium",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the contract in DESIGN.md).")] = False,
 ) -> None:
     """List escalation flags, most severe and newest first.
@@ -214,12 +219,22 @@ def flags(
     """
     if status not in ("open", "all"):
         raise UsageProblem(f"--status must be open or all, not {status!r}")
+    if min_severity not in SEVERITY_STYLE:
+        raise UsageProblem(f"--min-severity must be one of {', '.join(SEVERITY_STYLE)}, not {min_severity!r}")
     statuses = ("open", "acknowledged") if status == "open" else None
-    found = _list_flags(_settings(config), statuses=statuses, client=client)
+    everything = _list_flags(_settings(config), statuses=statuses, client=client)
+    found = [f for f in everything if _at_least(f["severity"], min_severity)]
     if as_json:
         print(json.dumps(found, ensure_ascii=False, indent=2))
     else:
         _print_flags(found)
+        if hidden := len(everything) - len(found):
+            console.print(f"[dim]Ещё флагов ниже уровня {min_severity}: {hidden} (--min-severity low)[/dim]")
+
+
+def _at_least(severity: str, minimum: str) -> bool:
+    order = list(SEVERITY_STYLE)
+    return order.index(severity) >= order.index(minimum)
 
 
 def _review(action: str, flag_id: int, note: str, config: str | None, actor: str) -> None:

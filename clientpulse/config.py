@@ -82,9 +82,7 @@ class ImapSource(_Strict):
     since: date | None = None
 
 
-Source = Annotated[
-    MboxSource | TelegramSource | SlackSource | WhatsAppSource | ImapSource, Field(discriminator="kind")
-]
+Source = Annotated[MboxSource | TelegramSource | SlackSource | WhatsAppSource | ImapSource, Field(discriminator="kind")]
 
 
 class Client(_Strict):

@@ -14,9 +14,7 @@ from storage.flags import EvidenceIn, FlagChange, active_flags, clear_flag, upse
 from storage.models import Analysis, Client, Message, Signal
 
 
-def load_timelines(
-    engine: Engine, *, since: datetime, until: datetime, analyzer_version: str
-) -> dict[str, list[Item]]:
+def load_timelines(engine: Engine, *, since: datetime, until: datetime, analyzer_version: str) -> dict[str, list[Item]]:
     """Per client: its attributed messages in [since, until] with the given analyzer's findings."""
     with open_session(engine) as session:
         rows = session.exec(
@@ -30,9 +28,7 @@ def load_timelines(
         ids = [a.id for _, a in rows]
         findings: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
         for start in range(0, len(ids), 500):
-            for s in session.exec(
-                select(Signal).where(col(Signal.analysis_id).in_(ids[start : start + 500]))
-            ):
+            for s in session.exec(select(Signal).where(col(Signal.analysis_id).in_(ids[start : start + 500]))):
                 findings[s.analysis_id].append((s.family, s.label, s.text))
     timelines: dict[str, list[Item]] = defaultdict(list)
     for message, analysis in rows:
@@ -68,8 +64,7 @@ def escalate(
     with open_session(engine) as session:
         for client_id in session.exec(select(Client.id).order_by(Client.id)):
             wanted = {
-                f.kind: f
-                for f in client_flags(timelines.get(client_id, []), as_of=as_of, sla_hours=sla_hours, tz=tz)
+                f.kind: f for f in client_flags(timelines.get(client_id, []), as_of=as_of, sla_hours=sla_hours, tz=tz)
             }
             for finding in wanted.values():
                 change = upsert_flag(
@@ -88,9 +83,7 @@ def escalate(
                     changes.append(change)
             for kind, flag in active_flags(session, client_id).items():
                 if kind not in wanted and flag.updated_at <= as_of:
-                    changes.append(
-                        clear_flag(session, flag, now=as_of, note=_CLEARED.get(kind, "Условие снято"))
-                    )
+                    changes.append(clear_flag(session, flag, now=as_of, note=_CLEARED.get(kind, "Условие снято")))
             session.commit()
     return changes
 
@@ -100,4 +93,5 @@ _CLEARED = {
     "termination_risk": "Конфликт исчерпан: клиент с тех пор пишет спокойно",
     "legal_risk": "Конфликт исчерпан: клиент с тех пор пишет спокойно",
     "payment_risk": "Конфликт исчерпан: клиент с тех пор пишет спокойно",
+    "renewal_risk": "Клиент с тех пор пишет спокойно",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
@@ -58,22 +59,35 @@ def _raise(severity: str, steps: int) -> str:
 
 
 def quote_of(item: Item, span: str, width: int = 160) -> str:
-    """The sentence-ish context around the matched span, at most ``width`` characters."""
+    """The sentence holding the matched span, cut at word boundaries to ``width``.
+
+    Without a span: the opening sentences of the message, as many as fit.
+    """
     text = " ".join(item.body.split())
-    at = text.find(span) if span else -1
-    if at < 0 or len(text) <= width:
-        return text[:width].rstrip() + ("…" if len(text) > width else "")
-    start = max(0, at - (width - len(span)) // 2)
-    piece = text[start : start + width]
-    return ("…" if start else "") + piece.strip() + ("…" if start + width < len(text) else "")
+    starts = [0] + [m.end() for m in _SENTENCE_END.finditer(text) if not _ABBREVIATION.search(text, 0, m.start())]
+    at = max(text.find(span), 0) if span else 0
+    begin = max(s for s in starts if s <= at)
+    ends = [s for s in starts if s > at + len(span)] + [len(text)]
+    end = ends[0] if span else max([e for e in ends if e - begin <= width] or ends[:1])
+    sentence = text[begin:end].strip()
+    if len(sentence) <= width:
+        return sentence
+    offset = max(0, min(at - begin - (width - len(span)) // 2, len(sentence) - width))
+    piece = sentence[offset : offset + width]
+    if offset:
+        piece = piece.split(" ", 1)[-1]
+    if offset + width < len(sentence):
+        piece = piece.rsplit(" ", 1)[0]
+    return ("…" if offset else "") + piece.strip() + ("…" if offset + width < len(sentence) else "")
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+# "г.", "п.", "т.", "N." before a full stop are abbreviations, not the end of a sentence
+_ABBREVIATION = re.compile(r"(?:^|[\s(])(?:\w{1,2}|ул|стр|руб|тыс|млн|см|пр|др)\.$")
 
 
 def _is_calm(item: Item) -> bool:
-    return (
-        item.direction == "in"
-        and item.mood == "positive"
-        and not any(f[0] == "conflict" for f in item.findings)
-    )
+    return item.direction == "in" and item.mood == "positive" and not any(f[0] == "conflict" for f in item.findings)
 
 
 def signal_flags(items: list[Item], *, tz: tzinfo = UTC, rules: dict | None = None) -> list[FlagFinding]:
@@ -101,9 +115,7 @@ def signal_flags(items: list[Item], *, tz: tzinfo = UTC, rules: dict | None = No
         escalated = sum(1 for item, _ in evidence if item.escalate)
         steps = (1 if escalated else 0) + (1 if len(evidence) >= rule["surge"] else 0)
         last, last_span = evidence[-1]
-        quotes = [
-            Evidence(i.message_id, i.sent_at, i.channel, quote_of(i, s)) for i, s in evidence[-MAX_EVIDENCE:]
-        ]
+        quotes = [Evidence(i.message_id, i.sent_at, i.channel, quote_of(i, s)) for i, s in evidence[-MAX_EVIDENCE:]]
         summary = (
             f"{rule['title']}: {_count(len(evidence))}, последнее {last.sent_at.astimezone(tz):%d.%m} — "
             f"«{quote_of(last, last_span, 90)}»"
@@ -169,9 +181,7 @@ def unanswered_flag(
     )
 
 
-def client_flags(
-    items: list[Item], *, as_of: datetime, sla_hours: float, tz: tzinfo = UTC
-) -> list[FlagFinding]:
+def client_flags(items: list[Item], *, as_of: datetime, sla_hours: float, tz: tzinfo = UTC) -> list[FlagFinding]:
     """Every flag that should be open for this client at ``as_of``."""
     items = [i for i in items if i.sent_at <= as_of]
     flags = signal_flags(items, tz=tz)

@@ -37,8 +37,11 @@ class Store:
                 sent_at=NOW - timedelta(hours=hours_ago), body=text, ingested_at=NOW)])  # fmt: skip
             analysis = Analysis(message_id=message.id, analyzer_version=VERSION, mood=mood, mood_scores={},
                                 escalate=escalate_, created_at=NOW)  # fmt: skip
-            signals = [Signal(analysis_id=0, message_id=message.id, family=f, label=lab, text=span,
-                              start=text.find(span), end=text.find(span) + len(span), rule="t") for f, lab, span in findings]  # fmt: skip
+            signals = [
+                Signal(analysis_id=0, message_id=message.id, family=f, label=lab, text=span,
+                       start=text.find(span), end=text.find(span) + len(span), rule="t")
+                for f, lab, span in findings
+            ]  # fmt: skip
             add_analysis(s, analysis, signals)
             s.commit()
             return message.id
@@ -88,7 +91,7 @@ def test_new_evidence_updates_the_same_flag(store):
     assert [(c.kind, c.change) for c in changes] == [("termination_risk", "updated"), ("unanswered", "cleared")]
     [flag] = store.flags()
     assert len(flag["evidence"]) == 2 and flag["severity"] == "high"
-    assert flag["evidence"][0]["quote"] == "Всё, расторгаем. Пришлите акт."  # newest first
+    assert flag["evidence"][0]["quote"] == "Всё, расторгаем."  # newest first, the sentence with the finding
 
 
 def test_resolved_flag_reopens_only_on_newer_evidence(store):
@@ -151,3 +154,28 @@ def test_rules_ignore_messages_after_as_of():
                 mood="negative", findings=TERMINATION)  # fmt: skip
     assert client_flags([item], as_of=NOW, sla_hours=24) == []
     assert [f.kind for f in client_flags([item], as_of=NOW + timedelta(hours=2), sla_hours=24)] == ["termination_risk"]
+
+
+@pytest.mark.parametrize(
+    ("body", "span", "quote"),
+    [
+        ("Добрый день! Если до 27.11 неустойка не будет уплачена, подаём иск в Арбитражный суд г. Москвы. С ув., Пётр",
+         "подаём иск", "Если до 27.11 неустойка не будет уплачена, подаём иск в Арбитражный суд г. Москвы."),
+        ("Коллеги, третий день без ответа. Позвоните.", "", "Коллеги, третий день без ответа. Позвоните."),
+    ],
+)  # fmt: skip
+def test_quotes_are_whole_sentences_cut_at_words(body, span, quote):
+    from insights.rules import quote_of
+
+    item = Item(message_id=1, sent_at=NOW, direction="in", channel="email", body=body)
+    assert quote_of(item, span) == quote
+
+
+def test_long_sentence_is_cut_around_the_span_at_word_boundaries():
+    from insights.rules import quote_of
+
+    body = "Привет " * 40 + "расторгаем договор " + "пока " * 40
+    quote = quote_of(Item(message_id=1, sent_at=NOW, direction="in", channel="email", body=body), "расторгаем")
+    assert quote.startswith("…") and quote.endswith("…") and len(quote) <= 162
+    assert "расторгаем договор" in quote
+    assert set(quote.strip("…").split()) == {"Привет", "расторгаем", "договор", "пока"}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
