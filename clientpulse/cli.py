@@ -1,48 +1,31 @@
-"""The `clientpulse` command. Each command's docstring is its --help, with an example.
+"""Core commands: demo, run, analyze, flags, flag ack|resolve|dismiss, db upgrade; and ``main``.
 
-Library code raises named exceptions; ``main`` turns them into one clear line and an exit code
-(0 ok, 1 findings or usage problems, 2 bad config).
+Each command's docstring is its --help, with an example. Feature commands live in clientpulse/commands/.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from clientpulse import commands
+from clientpulse.app import CLEAR_ERRORS, AsOfOpt, ConfigOpt, UsageProblem, app, console, db_app, err, flag_app
+from clientpulse.app import engine_of as _engine
+from clientpulse.app import settings_of as _settings
 from clientpulse.config import ConfigError, Settings, load_settings
-
-app = typer.Typer(
-    help="clientpulse: objections, conflicts and mood in what clients write; escalation flags for team leads.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-flag_app = typer.Typer(help="Review one flag: ack, resolve or dismiss it with a note.", no_args_is_help=True)
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
-app.add_typer(flag_app, name="flag")
-app.add_typer(db_app, name="db")
-
-console = Console()
-err = Console(stderr=True, soft_wrap=True)  # one error, one line, whatever the width
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = REPO / "examples" / "demo"
 DEMO_AS_OF = "2026-11-26T09:00:00+03:00"
-
-ConfigOpt = Annotated[
-    str | None, typer.Option("--config", "-c", help="Config file (default ./clientpulse.yaml or $CLIENTPULSE_CONFIG).")
-]
-AsOfOpt = Annotated[
-    str | None, typer.Option("--as-of", help="Fix 'now' (ISO 8601, local time of the config's timezone if naive).")
-]
 SEVERITY_STYLE = {"low": "dim", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
 KIND_RU = {
     "termination_risk": "риск расторжения",
@@ -51,20 +34,6 @@ KIND_RU = {
     "unanswered": "нет ответа",
     "renewal_risk": "риск непродления",
 }
-
-
-class UsageProblem(Exception):
-    """Bad input from the user (not the config): exit code 1 with one line."""
-
-
-def _settings(config: str | None) -> Settings:
-    return load_settings(config)
-
-
-def _engine(settings: Settings):
-    from storage.db import open_database
-
-    return open_database(settings.database_url)
 
 
 def _run_nightly(config: str, as_of: str | None) -> dict:
@@ -289,16 +258,22 @@ def db_upgrade(config: ConfigOpt = None) -> None:
     console.print(f"База данных актуальна: {settings.database_url.split('@')[-1]}")
 
 
+def _load_command_modules() -> None:
+    for module in pkgutil.iter_modules(commands.__path__):
+        importlib.import_module(f"{commands.__name__}.{module.name}")
+
+
 def main() -> None:
     from storage.db import DatabaseError
     from storage.flags import FlagNotFound, InvalidTransition
 
+    _load_command_modules()
     try:
         app()
     except ConfigError as exc:
         err.print(f"[red]config error:[/red] {exc}", highlight=False)
         sys.exit(2)
-    except (UsageProblem, DatabaseError, FlagNotFound, InvalidTransition) as exc:
+    except (*CLEAR_ERRORS, DatabaseError, FlagNotFound, InvalidTransition) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(1)
 

@@ -137,3 +137,25 @@ class Quarantine(SQLModel, table=True):
     error: str
     raw: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     created_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class FindingReview(SQLModel, table=True):
+    """A reviewer's verdict on one finding (a Signal) or on a message's mood: feedback for training."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    signal_id: int | None = Field(default=None, foreign_key="signal.id")  # None: a verdict on the mood
+    verdict: str  # "correct" | "wrong"
+    corrected_label: str = ""  # e.g. the right mood, when the reviewer gives one
+    actor: str
+    note: str = ""
+    at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class WebUser(SQLModel, table=True):
+    """A login for the review UI (`clientpulse user add`). Only a password hash is stored."""
+
+    login: str = Field(primary_key=True)
+    password_hash: str
+    role: str = "lead"  # lead | manager
+    created_at: datetime = Field(sa_column=_dt(nullable=False))
