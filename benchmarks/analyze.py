@@ -1,0 +1,152 @@
+"""Analysis throughput: the project's analyzer against the straightforward baseline, on one corpus, in one run.
+
+The baseline (shared/notes/python-stack.md): spaCy blank ru + pymorphy3 lemmatizer (uncached) + sentencizer +
+one span_ruler holding all our patterns, then dostoevsky's predict with the same mood model file.
+Each measurement runs in its own process so its peak memory (max RSS) is its own.
+
+    .venv/bin/python benchmarks/analyze.py [--messages 5000] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+GREETINGS = ["Добрый день, {n}!", "Здравствуйте, {n}.", "{n}, привет!", "Коллеги, добрый вечер.", ""]
+SIGNATURES = [
+    "С уважением,\n{n}\nруководитель отдела маркетинга\n+7 (495) 000-00-00",
+    "Спасибо,\n{n}",
+    "--\n{n}, менеджер по закупкам",
+    "",
+]
+NAMES = ["Анна", "Игорь", "Павел Сергеевич", "Марина", "Олег", "Светлана Викторовна"]
+
+
+def corpus(n: int, seed: int) -> list[str]:
+    """A deterministic mix: short chat lines as written, and e-mails built from 2-4 rows with greeting and
+    signature (about 250 characters on average)."""
+    rows = []
+    for path in sorted((REPO / "nlp" / "training" / "data").glob("corpus_*.jsonl")):
+        rows += [json.loads(line)["text"] for line in path.open(encoding="utf-8")]
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(n):
+        if rng.random() < 0.55:
+            texts.append(rng.choice(rows))
+        else:
+            name = rng.choice(NAMES)
+            body = "\n\n".join(rng.choice(rows) for _ in range(rng.randint(2, 4)))
+            parts = [rng.choice(GREETINGS).format(n=name), body, rng.choice(SIGNATURES).format(n=rng.choice(NAMES))]
+            texts.append("\n\n".join(p for p in parts if p))
+    return texts
+
+
+def baseline(texts: list[str]) -> float:
+    import spacy
+    from dostoevsky.models import FastTextSocialNetworkModel
+    from dostoevsky.tokenization import RegexTokenizer
+
+    from nlp.sentiment import DEFAULT_MODEL_PATH
+
+    nlp = spacy.blank("ru")
+    nlp.add_pipe("lemmatizer", config={"mode": "pymorphy3"})
+    nlp.add_pipe("sentencizer")
+    ruler = nlp.add_pipe("span_ruler")
+    nlp.initialize()
+    patterns = []
+    for path in sorted((REPO / "nlp" / "patterns").glob("*.jsonl")):
+        for line in path.open(encoding="utf-8"):
+            row = json.loads(line)
+            if any(key in ("TAG", "MORPH") for key in json.dumps(row["pattern"]).split('"')):
+                continue  # the baseline has no tagger; these few patterns need our components
+            patterns.append({"label": row["label"], "pattern": row["pattern"], "id": row.get("id", "")})
+    ruler.add_patterns(patterns)  # after initialize, or they are wiped (notes)
+
+    class Model(FastTextSocialNetworkModel):
+        MODEL_PATH = str(DEFAULT_MODEL_PATH)  # the same model file as ours
+
+    model = Model(tokenizer=RegexTokenizer())
+    start = time.perf_counter()
+    for _doc in nlp.pipe(texts, batch_size=256):
+        pass
+    model.predict([t.replace("\n", " ") for t in texts], k=-1)
+    return time.perf_counter() - start
+
+
+def ours(texts: list[str]) -> float:
+    from nlp.analyzer import AnalyzeInput, Analyzer
+    from nlp.sentiment import MoodModel
+
+    analyzer = Analyzer(MoodModel.load())
+    analyzer.analyze([AnalyzeInput("Добрый день")])  # load the pipeline before the clock starts
+    start = time.perf_counter()
+    analyzer.analyze([AnalyzeInput(t) for t in texts])
+    return time.perf_counter() - start
+
+
+def _ours_chunk(texts: list[str]) -> int:
+    from nlp.analyzer import AnalyzeInput, Analyzer
+    from nlp.sentiment import MoodModel
+
+    return len(Analyzer(MoodModel.load()).analyze([AnalyzeInput(t) for t in texts]))
+
+
+def ours_parallel(texts: list[str], workers: int) -> float:
+    chunks = [texts[i::workers] for i in range(workers)]
+    with mp.get_context("spawn").Pool(workers, initializer=_warm) as pool:
+        pool.map(_warm_check, range(workers))
+        start = time.perf_counter()
+        pool.map(_ours_chunk, chunks)
+        return time.perf_counter() - start
+
+
+def _warm() -> None:
+    _ours_chunk(["Добрый день"])
+
+
+def _warm_check(_: int) -> int:
+    return 0
+
+
+def _measure(name: str, texts: list[str], queue) -> None:
+    seconds = {"baseline": baseline, "ours": ours}[name](texts)
+    queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def measure(name: str, texts: list[str]) -> tuple[float, float]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    process = ctx.Process(target=_measure, args=(name, texts, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    texts = corpus(args.messages, args.seed)
+    print(f"corpus: {len(texts)} messages, {sum(map(len, texts)) / len(texts):.0f} characters on average")
+    base_s, base_mb = measure("baseline", texts)
+    ours_s, ours_mb = measure("ours", texts)
+    two_s = ours_parallel(texts, 2)
+    one, two, base = len(texts) / ours_s, len(texts) / two_s, len(texts) / base_s
+    print(f"baseline (1 core):  {base:8.0f} msg/s   peak {base_mb:6.0f} MB")
+    print(f"clientpulse 1 proc: {one:8.0f} msg/s   peak {ours_mb:6.0f} MB   ratio to baseline {one / base:5.1f}x")
+    print(f"clientpulse 2 proc: {two:8.0f} msg/s   {two / one:4.2f}x one process")
+
+
+if __name__ == "__main__":
+    main()
