@@ -33,16 +33,20 @@ KIND_RU = {
     "payment_risk": "риск неоплаты",
     "unanswered": "нет ответа",
     "renewal_risk": "риск непродления",
+    "mood_decline": "падение настроения",
+    "conflict_surge": "всплеск конфликтов",
+    "silence": "клиент замолчал",
+    "objection_backlog": "накопились возражения",
 }
 
 
-def _run_nightly(config: str, as_of: str | None) -> dict:
+def _run_nightly(config: str, as_of: str | None, dask: bool = False) -> dict:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry calls from a laptop
     from flows.nightly import nightly
 
     with console.status("Ночной прогон: чтение источников, анализ, флаги…"):
-        return nightly(config=config, as_of=as_of)
+        return nightly(config=config, as_of=as_of, dask=dask)
 
 
 def _print_report(report: dict) -> None:
@@ -56,6 +60,8 @@ def _print_report(report: dict) -> None:
     for source in report["sources"]:
         for error in source["errors"]:
             err.print(f"[yellow]![/yellow] {source['source']}: {error}", highlight=False)
+    for error in report.get("step_errors", []):  # analysis, escalation, notifications
+        err.print(f"[yellow]![/yellow] {error}", highlight=False)
 
 
 def _print_flags(flags: list[dict]) -> None:
@@ -92,18 +98,30 @@ def demo(
     _print_report(report)
     console.rule("Открытые флаги (демо, на 26.11.2026 09:00 МСК)")
     flags(config=str(config), status="open", client=None, min_severity="medium", as_json=False)
+    from clientpulse.commands.brief import parse_moment, render_brief
+
+    client, text = render_brief(settings, None, as_of=parse_moment(DEMO_AS_OF, settings), fmt="md")
+    path = DEMO_DIR / "data" / f"brief-{client}.md"
+    path.write_text(text, encoding="utf-8")
+    console.print(f"Брифинг самого напряжённого клиента ({client}): {path}", highlight=False)
 
 
 @app.command()
-def run(config: ConfigOpt = None, as_of: AsOfOpt = None) -> None:
-    """One nightly run: ingest all sources, analyse what is new, update flags, report.
+def run(
+    config: ConfigOpt = None,
+    as_of: AsOfOpt = None,
+    dask: Annotated[bool, typer.Option("--dask", help="Analyse on Dask (dask.address, or a local cluster).")] = False,
+) -> None:
+    """One nightly run: ingest all sources, analyse what is new, update flags, notify, report.
+
+    Exits with code 1 and one line when another nightly run is in progress on the same database.
 
     Example: clientpulse run --config clientpulse.yaml --as-of 2026-11-26T09:00
     """
     from clientpulse.config import config_path
 
     _settings(config)  # fail fast on a bad config, before Prefect starts
-    report = _run_nightly(str(config_path(config)), as_of)
+    report = _run_nightly(str(config_path(config)), as_of, dask)
     _print_report(report)
     if any(s["errors"] for s in report["sources"]) and not any(s["seen"] for s in report["sources"]):
         raise typer.Exit(1)

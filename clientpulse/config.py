@@ -80,6 +80,7 @@ class ImapSource(_Strict):
     ca_file: Path | None = None
     folders: list[str] = []
     since: date | None = None
+    batch_size: int | None = Field(None, ge=1)  # messages per fetch and commit; None: the connector default
 
 
 Source = Annotated[MboxSource | TelegramSource | SlackSource | WhatsAppSource | ImapSource, Field(discriminator="kind")]
@@ -93,17 +94,93 @@ class Client(_Strict):
     slack_channels: list[str] = []
     whatsapp_chats: list[str] = []
     manager: str = ""
+    contract_end: date | None = None  # known end of the current contract: renewal_risk looks at it
+
+
+class BusinessHours(_Strict):
+    """Working time of the team in the config's timezone: reply times and the reply SLA count only these hours."""
+
+    start: int = Field(9, ge=0, le=23)
+    end: int = Field(18, ge=1, le=24)
+    days: list[int] = [1, 2, 3, 4, 5]  # ISO weekdays, 1 = Monday
+
+    @model_validator(mode="after")
+    def _sane(self) -> BusinessHours:
+        if self.start >= self.end:
+            raise ValueError("business_hours: start must be before end")
+        if not self.days or any(d < 1 or d > 7 for d in self.days):
+            raise ValueError("business_hours: days are ISO weekdays 1..7 (1 = Monday)")
+        return self
 
 
 class Escalation(_Strict):
-    reply_sla_hours: float = Field(24, gt=0)
+    reply_sla_hours: float = Field(24, gt=0)  # business hours (see business_hours)
     lookback_days: int = Field(30, gt=0)  # evidence older than this does not open a flag
+    business_hours: BusinessHours = BusinessHours()
+    rules: dict[str, Any] = {}  # overrides of insights/rules.yaml, merged key by key (e.g. {silence: {min_days: 14}})
 
 
 class WebUser(_Strict):
     login: str
     password_hash: str
     role: Literal["lead", "manager"] = "lead"
+
+
+class Web(_Strict):
+    """The review UI. auth: password (users below or `clientpulse user add`) or header (an SSO reverse proxy)."""
+
+    auth: Literal["password", "header"] = "password"
+    header: str = "X-Forwarded-User"  # header mode: the login the proxy authenticated
+    header_role: Literal["lead", "manager"] = "lead"  # header mode: role of logins not listed in users
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]  # only these peers may set the header / X-Forwarded-Proto
+    secret_file: Path = Path("data/web-secret")  # session key when $CLIENTPULSE_WEB_SECRET is unset
+    session_hours: float = Field(12, gt=0)
+
+
+SEVERITY = Literal["low", "medium", "high", "critical"]
+
+
+class EmailNotify(_Strict):
+    """The e-mail digest (SMTP). The password comes from an environment variable or a Prefect Secret block."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    smtp_host: str
+    smtp_port: int = 587
+    starttls: bool = True
+    username: str = ""
+    password_env: str = ""
+    password_secret: str = ""  # name of a Prefect Secret block, instead of password_env
+    from_: str = Field(alias="from")
+    to: list[str] = Field(min_length=1)
+
+
+class TelegramNotify(_Strict):
+    """The Telegram digest through the Bot API sendMessage. The token: an environment variable or a Secret block."""
+
+    bot_token_env: str = ""
+    bot_token_secret: str = ""  # name of a Prefect Secret block, instead of bot_token_env
+    chat_id: int | str
+    api_base_url: str = "https://api.telegram.org"
+
+    @model_validator(mode="after")
+    def _has_token(self) -> TelegramNotify:
+        if not (self.bot_token_env or self.bot_token_secret):
+            raise ValueError("telegram needs bot_token_env (or bot_token_secret)")
+        return self
+
+
+class Notifications(_Strict):
+    """New or escalated flags of at least ``min_severity`` go out as one digest after each nightly run."""
+
+    min_severity: SEVERITY = "high"
+    email: EmailNotify | None = None
+    telegram: TelegramNotify | None = None
+
+
+class Dask(_Strict):
+    """The analysis fan-out on a Dask cluster (prefect-dask). address null: in-process unless --dask is given."""
+
+    address: str | None = None  # "tcp://scheduler:8786"
 
 
 class Settings(_Strict):
@@ -115,6 +192,11 @@ class Settings(_Strict):
     escalation: Escalation = Escalation()
     mood_model: Literal["bundled", "official"] = "bundled"
     users: list[WebUser] = []
+    web: Web = Web()
+    notifications: Notifications = Notifications()
+    dask: Dask = Dask()
+    retention_days: int | None = Field(None, gt=0)  # messages and raw items older than this are purged nightly
+    redaction: bool = False  # mask phones, e-mails, INN, SNILS, passports, cards in stored text (storage/redact.py)
     base_dir: Path = Path(".")  # the config file's folder; relative paths resolve against it
 
     @field_validator("timezone")

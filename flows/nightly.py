@@ -1,23 +1,36 @@
-"""The nightly run: ingest every source -> analyse what is new -> update flags -> report.
+"""The nightly run: ingest every source (concurrently) -> analyse what is new -> update flags -> notify -> report.
 
-Thin Prefect flow over the plain functions in flows/steps.py. Only network I/O retries (an IMAP connection
-that dropped or timed out); file sources, parse errors, wrong passwords and the database steps do not.
+Thin Prefect flow over the plain functions in flows/steps.py. Sources are read by up to ``INGEST_WORKERS``
+tasks at once, each writing its own transactions; one that fails is reported and the others finish. Only
+network I/O retries (an IMAP connection that dropped or timed out; SMTP and the Telegram API in notify.py);
+file sources, parse errors, wrong passwords and the database steps do not. Two runs never overlap
+(flows/concurrency.py: a lock file next to a SQLite database, an advisory lock on PostgreSQL).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from clientpulse.config import load_settings
-from flows import steps
-from flows.report import RunReport, finish_run, markdown, start_run
+from flows import fanout, steps
+from flows.concurrency import engine_for, nightly_lock
+from flows.notify import notify
+from flows.report import RunReport, finish_run, publish, start_run
 from insights.escalate import escalate
 from sources.imap import ImapConnectionError
-from storage.db import open_database
+
+NIGHTLY_CRON = "0 3 * * *"  # prefect.yaml and `clientpulse serve` use the same schedule
+NIGHTLY_TIMEZONE = "Europe/Moscow"
+INGEST_WORKERS = 4  # sources read at once; SQLite writers queue on its write lock, PostgreSQL takes them all
+IMAP_RETRY_DELAYS = [10, 60, 300]
 
 
 def _network_error(task, task_run, state) -> bool:
@@ -31,59 +44,114 @@ def _network_error(task, task_run, state) -> bool:
     return False
 
 
-@task(name="ingest-source", retries=3, retry_delay_seconds=[10, 60, 300], retry_condition_fn=_network_error)
-def ingest_task(config: str, source_name: str, run_id: int) -> steps.SourceReport:
+@task(name="ingest-source", retries=len(IMAP_RETRY_DELAYS), retry_delay_seconds=IMAP_RETRY_DELAYS,
+      retry_condition_fn=_network_error, cache_policy=NO_CACHE)  # fmt: skip
+def ingest_task(config: str, source_name: str, run_id: int, since: date | None = None) -> steps.SourceReport:
     settings = load_settings(config)
     source = next(s for s in settings.sources if s.name == source_name)
-    return steps.ingest_source(open_database(settings.database_url), settings, source, run_id=run_id)
+    return steps.ingest_source(engine_for(settings.database_url), settings, source, run_id=run_id, since=since)
 
 
-@task(name="analyze-new")
-def analyze_task(config: str) -> int:
+@task(name="purge-expired", cache_policy=NO_CACHE)
+def purge_task(config: str, as_of: datetime) -> int:
+    """Retention (``retention_days``): erase what aged out; returns the number of messages removed."""
     settings = load_settings(config)
-    analyzer, version = steps.build_analyzer(settings)
-    return steps.analyze_pending(open_database(settings.database_url), analyzer, version=version)
+    removed = steps.purge_expired(engine_for(settings.database_url), settings, as_of)
+    if removed.total:
+        print(f"Срок хранения: {removed.summary_ru()}")
+    return removed.messages
 
 
-@task(name="escalate")
+@task(name="escalate", cache_policy=NO_CACHE)
 def escalate_task(config: str, as_of: datetime) -> list:
+    from insights.timeline import BusinessHours
+
     settings = load_settings(config)
     _, version = steps.build_analyzer(settings)
+    hours = settings.escalation.business_hours
     return escalate(
-        open_database(settings.database_url),
+        engine_for(settings.database_url),
         as_of=as_of,
         sla_hours=settings.escalation.reply_sla_hours,
         lookback_days=settings.escalation.lookback_days,
         analyzer_version=version,
         tz=settings.tz,
+        hours=BusinessHours(hours.start, hours.end, tuple(hours.days)),
+        rule_overrides=settings.escalation.rules,
+        contract_ends={c.id: c.contract_end for c in settings.clients},
     )
 
 
-def _ingest(config: str, source, run_id: int) -> steps.SourceReport:
-    """One source; a source still failing after its retries is reported and the others go on."""
-    state = ingest_task(config, source.name, run_id, return_state=True)
+def _outcome(future, source) -> steps.SourceReport:
+    """One source's report; a source still failing after its retries becomes one error line."""
+    future.wait()
+    state = future.state
     if state.is_completed():
-        return state.result()
-    error = f"ingest ended in state {state.name}"
+        return future.result()
+    return steps.SourceReport(source=source.name, kind=source.kind, errors=[_first_line(state)])
+
+
+def _first_line(state) -> str:
     try:
         state.result()
     except Exception as exc:  # noqa: BLE001 - the run report holds it in one line
-        error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return steps.SourceReport(source=source.name, kind=source.kind, errors=[error])
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"ended in state {state.name}"
 
 
-@flow(name="nightly", log_prints=True)
-def nightly(config: str = "clientpulse.yaml", as_of: str | None = None) -> dict:
-    """One nightly run. ``as_of`` (ISO 8601) fixes "now" for every time-based rule."""
+@contextmanager
+def _timed(report: RunReport, step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception as exc:
+        report.step_errors.append(f"{step}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        report.failed_step = step
+        raise
+    finally:
+        report.durations[step] = round(time.perf_counter() - started, 3)
+
+
+def run_pipeline(
+    config: str, *, as_of: str | None, dask: bool = False, kind: str = "nightly", since: date | None = None
+) -> dict:
+    """The body of the nightly and backfill flows (must run inside a flow: it submits tasks)."""
+    started = time.perf_counter()
     settings = load_settings(config)
-    engine = open_database(settings.database_url)
+    engine = engine_for(settings.database_url)
     moment = steps.parse_as_of(as_of, settings.tz)
-    steps.prepare(engine, settings)
-    run_id = start_run(engine, as_of=moment)
-    sources = [_ingest(config, s, run_id) for s in settings.sources]
-    analyzed = analyze_task(config)
-    changes = escalate_task(config, moment)
-    report = RunReport(run_id=run_id, as_of=moment, sources=sources, analyzed=analyzed, changes=changes)
-    finish_run(engine, report)
-    create_markdown_artifact(key="nightly-report", markdown=markdown(report), description="clientpulse nightly run")
-    return {**asdict(report), "as_of": moment.isoformat()}
+    with nightly_lock(engine):
+        steps.prepare(engine, settings)
+        run_id = start_run(engine, as_of=moment)
+        report = RunReport(run_id=run_id, as_of=moment, kind=kind, since=since)
+        try:
+            with _timed(report, "ingest"):
+                futures = [ingest_task.submit(config, s.name, run_id, since) for s in settings.sources]
+                report.sources = [_outcome(f, s) for f, s in zip(futures, settings.sources, strict=True)]
+            with _timed(report, "purge"):  # data safety (retention_days): after ingest, before analysis
+                purge_task(config, moment)
+            with _timed(report, "analyze"):
+                report.analyzed = fanout.analyze(config, dask=dask)
+            with _timed(report, "escalate"):
+                report.changes = escalate_task(config, moment)
+            try:
+                with _timed(report, "notify"):
+                    sent = notify(engine, settings, as_of=moment)
+                report.notified, report.step_errors = (
+                    sent.sent,
+                    report.step_errors + [f"notify/{e}" for e in sent.errors],
+                )
+            except Exception:  # noqa: BLE001 - notifications never fail the run; _timed recorded the error
+                report.failed_step = None
+        finally:
+            report.durations["total"] = round(time.perf_counter() - started, 3)
+            finish_run(engine, report)
+            publish(engine, report)
+    return {**asdict(report), "as_of": moment.isoformat(), "status": report.status, "errors": report.errors}
+
+
+@flow(name="nightly", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=INGEST_WORKERS))
+def nightly(config: str = "clientpulse.yaml", as_of: str | None = None, dask: bool = False) -> dict:
+    """One nightly run. ``as_of`` (ISO 8601) fixes "now" for every time-based rule; ``dask`` fans the
+    analysis out over a Dask cluster (the config's ``dask.address``, or a local one of 2 workers)."""
+    return run_pipeline(config, as_of=as_of, dask=dask)

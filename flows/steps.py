@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from functools import cache
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 import nlp
 from clientpulse.config import Settings
+from flows import safety
 from nlp.types import MessageAnalysis
 from sources.attribution import Directory, Party
 from sources.imap import ImapConnectionError
@@ -34,7 +36,8 @@ from storage.ingest import (
 )
 from storage.models import Analysis, Message, Signal
 
-BATCH = 500
+BATCH = int(os.environ.get("CLIENTPULSE_BATCH", "500"))  # tests set small batches to get many commits
+safety.arm_kill_hook()  # crash tests only: CLIENTPULSE_KILL_AT (flows/safety.py); a no-op when unset
 
 
 @dataclass
@@ -46,6 +49,7 @@ class SourceReport:
     unattributed: int = 0
     quarantined: int = 0
     errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def directory(settings: Settings) -> Directory:
@@ -87,7 +91,8 @@ def batches(settings: Settings, source, states: dict[str, str]) -> Iterator[Batc
         from sources.imap import FolderCursor, read_imap
 
         cursors = {key: FolderCursor.from_str(value) for key, value in states.items()}
-        for batch in read_imap(imap_account(settings, source), cursors):
+        size = {"batch_size": source.batch_size} if source.batch_size else {}
+        for batch in read_imap(imap_account(settings, source), cursors, **size):
             yield Batch(batch.items, {batch.folder: batch.cursor.to_str()})
         return
     if source.kind == "mbox":
@@ -139,40 +144,56 @@ def prepare(engine: Engine, settings: Settings) -> None:
         sync_clients(session, ((c.id, c.name, c.manager) for c in settings.clients))
 
 
-def ingest_source(engine: Engine, settings: Settings, source, *, run_id: int | None = None) -> SourceReport:
+def ingest_source(
+    engine: Engine, settings: Settings, source, *, run_id: int | None = None, since: date | None = None
+) -> SourceReport:
     """Read one source into the database, one transaction per batch (messages + progress together).
 
     Bad items are quarantined and reported; a source that cannot be read at all is one error line. Network
-    errors (``sources.imap.ImapConnectionError``) propagate so the Prefect task can retry them.
+    errors (``sources.imap.ImapConnectionError``) propagate so the Prefect task can retry them. ``since``
+    (backfill): IMAP ignores the stored folder cursors and searches from that date.
     """
+    started = time.perf_counter()
     report = SourceReport(source=source.name, kind=source.kind)
     people = directory(settings)
+    if since is not None and source.kind == "imap":
+        source = source.model_copy(update={"since": since})
     try:
         with open_session(engine) as session:
-            for batch in batches(settings, source, sync_states(session, source.name)):
-                _store(session, batch, people, report, run_id)
+            states = {} if since is not None else sync_states(session, source.name)
+            guard = safety.IngestGuard.open(session, settings, source.name, run_id, _redaction_analyzer(settings))
+            session.commit()  # no transaction stays open while the connector reads (other sources write meanwhile)
+            for batch in batches(settings, source, states):
+                _store(session, batch, people, report, run_id, guard)
     except ImapConnectionError:
         raise
     except SourceError as exc:
         report.errors.append(str(exc))
+        _quarantine_source_file(engine, settings, source, str(exc), report, run_id)
     except OSError as exc:
         report.errors.append(f"cannot read: {exc}")
+    report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
-def _store(session, batch: Batch, people: Directory, report: SourceReport, run_id: int | None) -> None:
+def _store(
+    session, batch: Batch, people: Directory, report: SourceReport, run_id: int | None, guard: safety.IngestGuard
+) -> None:
     messages = []
     for item in batch.items:
+        if not guard.admit(item):  # erased on request, or older than retention_days
+            continue
         if isinstance(item, Quarantined):
             report.quarantined += 1
             report.errors.append(f"{item.item_id}: {item.error}")
-            add_quarantine(
-                session, source=item.source, item_id=item.item_id, error=item.error, raw=item.raw, run_id=run_id
-            )
+            raw = item.raw or safety.file_raw(item.item_id)  # a refused zip comes without bytes: keep the file
+            add_quarantine(session, source=item.source, item_id=item.item_id, error=item.error, raw=raw, run_id=run_id)
         else:
             report.seen += 1
             messages.append(_message(item, people))
+    guard.before_add(messages)  # redaction masks stored text; oversized raw bytes are not kept in Message
     added = add_messages(session, messages)
+    guard.after_add(session, added, report)  # analyses on the original text (redaction); partly read -> quarantine
     for key, value in batch.states.items():
         set_sync_state(session, source=report.source, key=key, value=value)
     session.commit()
@@ -275,3 +296,36 @@ def analyzer_version(mood_model: str) -> str:
             digest.update(path.relative_to(root).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+# --- data safety: redaction at ingest, refused source files, retention purge (see flows/safety.py) ---------
+
+
+def _redaction_analyzer(settings: Settings):
+    """With ``redaction: true`` messages are analysed at ingest, on their original text, before it is masked."""
+    return build_analyzer(settings) if settings.redaction else None
+
+
+def _quarantine_source_file(engine: Engine, settings: Settings, source, error: str, report: SourceReport,
+                            run_id: int | None) -> None:  # fmt: skip
+    """A source file refused as a whole (a hostile zip, not an export at all) is kept in Quarantine too."""
+    path = getattr(source, "path", None)
+    if path is None or not settings.resolve(path).is_file():
+        return
+    raw = safety.file_raw(str(settings.resolve(path)))
+    with open_session(engine) as session:
+        add_quarantine(session, source=source.name, item_id=str(settings.resolve(path)), error=error, raw=raw,
+                       run_id=run_id)  # fmt: skip
+    report.quarantined += 1
+
+
+def purge_expired(engine: Engine, settings: Settings, as_of: datetime):
+    """Retention: erase messages and quarantined raw items older than ``retention_days`` before ``as_of``."""
+    from datetime import timedelta
+
+    from storage.forget import Removed, purge_before
+
+    if not settings.retention_days:
+        return Removed()
+    with open_session(engine) as session:
+        return purge_before(session, as_of - timedelta(days=settings.retention_days), now=as_of)

@@ -1,72 +1,61 @@
-"""The escalation step: read each client's recent timeline, apply the rules, open/update/clear flags."""
+"""The escalation step: refresh the daily rollups, apply the rules per client, open/update/clear flags."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import select
 
-from insights.rules import Item, client_flags
+from insights.rollups import load_timelines, refresh_rollups, stored_days
+from insights.rules import client_flags
+from insights.timeline import BusinessHours, load_rules
 from storage.db import session as open_session
 from storage.flags import EvidenceIn, FlagChange, active_flags, clear_flag, upsert_flag
-from storage.models import Analysis, Client, Message, Signal
+from storage.models import Client
 
-
-def load_timelines(engine: Engine, *, since: datetime, until: datetime, analyzer_version: str) -> dict[str, list[Item]]:
-    """Per client: its attributed messages in [since, until] with the given analyzer's findings."""
-    with open_session(engine) as session:
-        rows = session.exec(
-            select(Message, Analysis)
-            .join(
-                Analysis,
-                (col(Analysis.message_id) == Message.id) & (Analysis.analyzer_version == analyzer_version),
-            )
-            .where(col(Message.client_id).is_not(None), Message.sent_at >= since, Message.sent_at <= until)
-        ).all()
-        ids = [a.id for _, a in rows]
-        findings: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
-        for start in range(0, len(ids), 500):
-            for s in session.exec(select(Signal).where(col(Signal.analysis_id).in_(ids[start : start + 500]))):
-                findings[s.analysis_id].append((s.family, s.label, s.text))
-    timelines: dict[str, list[Item]] = defaultdict(list)
-    for message, analysis in rows:
-        timelines[message.client_id].append(  # type: ignore[index]
-            Item(
-                message_id=message.id,  # type: ignore[arg-type]
-                sent_at=message.sent_at,
-                direction=message.direction,
-                channel=message.channel,
-                body=message.body,
-                mood=analysis.mood,
-                escalate=analysis.escalate,
-                findings=tuple(findings[analysis.id]),  # type: ignore[index]
-            )
-        )
-    return timelines
+HISTORY_DAYS = 120  # the rollups the trend rules may look at, before the recent window
 
 
 def escalate(
     engine: Engine,
     *,
     as_of: datetime,
-    sla_hours: float,
-    lookback_days: int,
     analyzer_version: str,
     tz: tzinfo,
+    sla_hours: float = 24,
+    lookback_days: int = 30,
+    hours: BusinessHours | None = None,
+    rule_overrides: dict | None = None,
+    contract_ends: dict[str, date | None] | None = None,
 ) -> list[FlagChange]:
     """Bring every client's flags in line with the rules at ``as_of``. Safe to repeat: same input, no change."""
-    timelines = load_timelines(
-        engine, since=as_of - timedelta(days=lookback_days), until=as_of, analyzer_version=analyzer_version
-    )
+    rules = load_rules(rule_overrides)
+    hours = hours or BusinessHours()
+    refresh_rollups(engine, analyzer_version=analyzer_version, tz=tz, hours=hours, rules=rules)
+    start_day = (as_of - timedelta(days=lookback_days)).astimezone(tz).date()
+    since = datetime.combine(start_day, time(), tzinfo=tz)  # whole local days: fresh rollups replace stored ones
+    history = stored_days(engine, analyzer_version=analyzer_version, since=start_day - timedelta(days=HISTORY_DAYS),
+                          before=start_day)  # fmt: skip
     changes: list[FlagChange] = []
     with open_session(engine) as session:
+        timelines = load_timelines(session, client_id=None, since=since, until=as_of, analyzer_version=analyzer_version,
+                                   min_confidence=rules["min_confidence"])  # fmt: skip
         for client_id in session.exec(select(Client.id).order_by(Client.id)):
-            wanted = {
-                f.kind: f for f in client_flags(timelines.get(client_id, []), as_of=as_of, sla_hours=sla_hours, tz=tz)
-            }
+            findings = client_flags(
+                timelines.get(client_id, []),
+                as_of=as_of,
+                sla_hours=sla_hours,
+                tz=tz,
+                rules=rules,
+                hours=hours,
+                history=history.get(client_id, {}),
+                contract_end=(contract_ends or {}).get(client_id),
+            )
+            wanted = {f.kind: f for f in findings}
             for finding in wanted.values():
+                if not finding.evidence:
+                    continue
                 change = upsert_flag(
                     session,
                     client_id=client_id,
@@ -83,15 +72,19 @@ def escalate(
                     changes.append(change)
             for kind, flag in active_flags(session, client_id).items():
                 if kind not in wanted and flag.updated_at <= as_of:
-                    changes.append(clear_flag(session, flag, now=as_of, note=_CLEARED.get(kind, "Условие снято")))
+                    changes.append(clear_flag(session, flag, now=as_of, note=CLEARED.get(kind, "Условие снято")))
             session.commit()
     return changes
 
 
-_CLEARED = {
+CLEARED = {
     "unanswered": "Ответ клиенту отправлен",
     "termination_risk": "Конфликт исчерпан: клиент с тех пор пишет спокойно",
     "legal_risk": "Конфликт исчерпан: клиент с тех пор пишет спокойно",
     "payment_risk": "Конфликт исчерпан: клиент с тех пор пишет спокойно",
-    "renewal_risk": "Клиент с тех пор пишет спокойно",
+    "renewal_risk": "Клиент готов продлевать или сигналов против продления больше нет",
+    "mood_decline": "Настроение клиента вернулось к обычному",
+    "conflict_surge": "Всплеск конфликтов прошёл",
+    "silence": "Клиент снова на связи",
+    "objection_backlog": "Возражения сняты или устарели",
 }

@@ -28,6 +28,8 @@ from typing import Protocol
 
 from spacy.tokens import Doc
 
+from nlp.combine import combine
+from nlp.labels import LabelModel, features
 from nlp.pipeline import get_pipeline
 from nlp.rules import rule_meta
 from nlp.scope import doc_flags, flags, signal_spans
@@ -76,10 +78,15 @@ def find_signals(
 
 
 class Analyzer:
-    """Rules plus the mood model. ``Analyzer(MoodModel.load()).analyze([AnalyzeInput("…")])``."""
+    """Rules plus the mood model. ``Analyzer(MoodModel.load()).analyze([AnalyzeInput("…")])``.
 
-    def __init__(self, mood_model: MoodModel) -> None:
+    ``label_model``: the label classifier combined with the rules (nlp/combine.py); ``"bundled"`` loads the
+    shipped one, ``None`` runs the rules alone.
+    """
+
+    def __init__(self, mood_model: MoodModel, label_model: LabelModel | str | None = "bundled") -> None:
         self.mood_model = mood_model
+        self.label_model = LabelModel.load() if label_model == "bundled" else label_model
         self.nlp = get_pipeline()
 
     def analyze(self, items: Sequence[AnalyzeInput], *, batch_size: int = 256) -> list[MessageAnalysis]:
@@ -104,11 +111,16 @@ class Analyzer:
         hits = _hits(doc, direction)
         cues = doc_flags(doc)
         mood_scores = {mood: float(raw.get(mood, 0.0)) for mood in MOODS}
+        findings = tuple(hit.finding for hit in hits)
+        escalate = should_escalate(hits, cues, direction, mood_scores)
+        if isinstance(self.label_model, LabelModel):
+            probs = self.label_model.scores([features(doc, direction)])[0]
+            findings, escalate = combine(doc, direction, findings, escalate, self.label_model, probs)
         return MessageAnalysis(
             mood=adjust_mood(mood_scores, hits, cues),
             mood_scores=mood_scores,
-            findings=tuple(hit.finding for hit in hits),
-            escalate=should_escalate(hits, cues, direction, mood_scores),
+            findings=findings,
+            escalate=escalate,
         )
 
 

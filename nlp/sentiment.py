@@ -2,10 +2,12 @@
 
 The project ships its own fastText classifier in dostoevsky's format (``nlp/models/clientpulse-mood.ftz``,
 trained by ``python -m nlp.training.train_mood``) and loads it through dostoevsky's
-``FastTextSocialNetworkModel`` class: a subclass whose ``MODEL_PATH`` points at our file, with dostoevsky's
-razdel-based ``RegexTokenizer``. ``MoodModel.load(official=True)`` (setting ``mood_model: official``) uses
+``FastTextSocialNetworkModel`` class: a subclass whose ``MODEL_PATH`` points at our file, with
+:class:`nlp.mood_text.MoodTokenizer` (dostoevsky's razdel ``RegexTokenizer`` plus emoji, capitals and «!!!»
+markers; training uses the same tokenizer). ``MoodModel.load(official=True)`` (setting ``mood_model: official``) uses
 dostoevsky's own social-network model instead, where it has been installed with
-``python -m dostoevsky download fasttext-social-network-model``.
+``python -m dostoevsky download fasttext-social-network-model`` (with dostoevsky's plain ``RegexTokenizer``, the
+input it was trained on).
 
 Typical use::
 
@@ -17,13 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 from dostoevsky.models import FastTextSocialNetworkModel
 from dostoevsky.tokenization import RegexTokenizer
+
+from nlp.mood_text import MoodTokenizer, clean_text, preprocess
+
+__all__ = ["MOODS", "MoodModel", "MoodModelError", "clean_text", "preprocess", "top_mood"]
 
 MOODS = ("positive", "neutral", "negative")
 
@@ -36,31 +41,9 @@ OFFICIAL_MODEL_PATH = Path(FastTextSocialNetworkModel.MODEL_PATH)
 # dostoevsky's official model has two extra classes; for our three moods they are neutral.
 _FOLD = {"positive": "positive", "neutral": "neutral", "negative": "negative", "speech": "neutral", "skip": "neutral"}
 
-# fastText predicts one line at a time: every kind of line break (and tabs) becomes a space.
-_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
-
-_TOKENIZER = RegexTokenizer()
-
 
 class MoodModelError(RuntimeError):
     """The mood model cannot be loaded (missing or unreadable file)."""
-
-
-def clean_text(text: str | None) -> str:
-    """One line of text, as fastText needs it."""
-    if not text:
-        return ""
-    return _LINE_BREAKS.sub(" ", str(text))
-
-
-def preprocess(text: str | None) -> str:
-    """The exact input our fastText model sees for ``text``.
-
-    Identical to ``FastTextSocialNetworkModel.preprocess_input`` with ``RegexTokenizer`` (lowercased razdel
-    tokens joined by single spaces), applied after :func:`clean_text`. Training uses this function, so training
-    and inference tokenise the same way (a test checks it against dostoevsky's own method).
-    """
-    return " ".join(token for token, _ in _TOKENIZER.split(clean_text(text), lemmatize=False))
 
 
 def _backend_class(model_path: Path) -> type[FastTextSocialNetworkModel]:
@@ -114,7 +97,8 @@ class MoodModel:
             try:
                 # fasttext.load_model prints a deprecation notice to stderr on every load: keep logs clean.
                 with contextlib.redirect_stderr(io.StringIO()):
-                    backend = _backend_class(key)(tokenizer=RegexTokenizer(), lemmatize=False)
+                    tokenizer = RegexTokenizer() if official else MoodTokenizer()
+                    backend = _backend_class(key)(tokenizer=tokenizer, lemmatize=False)
             except (ValueError, OSError, RuntimeError) as exc:
                 raise MoodModelError(f"cannot load mood model {key}: {exc}") from exc
             model = cls(backend, key, official)

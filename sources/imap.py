@@ -20,9 +20,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import ssl
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ from imapclient.exceptions import (  # type: ignore[import-untyped]
     LoginError,
 )
 
-from sources.email.mime import MimeError, parse_email
+from sources.imap_messages import fetch_messages
 from sources.records import Quarantined, RawMessage, SourceError
 
 __all__ = [
@@ -60,7 +61,8 @@ SENT_FOLDER_NAMES = ("Отправленные", "Sent", "Sent Items", "Sent Mes
 # A batch holds the raw bytes of its messages: cut it early so 200 large messages never sit in memory at once.
 _BATCH_BYTES = 64 * 2**20
 _HEADER_ESTIMATE = 64 * 2**10  # what a header-only fetch of an oversized message counts against that budget
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SIZES_PER_FETCH = 2_000  # UIDs per RFC822.SIZE request: one round trip, well inside the server's line limit
+DEFAULT_BATCH = 500
 
 
 class ImapError(SourceError):
@@ -128,13 +130,14 @@ class ImapBatch:
 
 
 def read_imap(
-    account: ImapAccount, cursors: dict[str, FolderCursor], *, batch_size: int = 200
+    account: ImapAccount, cursors: dict[str, FolderCursor], *, batch_size: int = DEFAULT_BATCH
 ) -> Iterator[ImapBatch]:
     """Yield the mail that is new since ``cursors`` (folder -> FolderCursor), folder by folder, in batches.
 
     Batches come in UID order, at most ``batch_size`` messages each; a folder with nothing new yields
     nothing unless its cursor must change (first read, UIDVALIDITY change). A message the MIME parser
-    rejects becomes a ``Quarantined`` item with its raw bytes; the read goes on.
+    rejects becomes a ``Quarantined`` item with its raw bytes; the read goes on. While the caller stores
+    one batch, a worker thread fetches and parses the next (the caller never touches the connection).
 
     Raises ``ImapSecurityError`` at call time for plain text to a non-loopback host. While iterating:
     ``ImapConnectionError`` (retry later), ``ImapTLSError``, ``ImapAuthError``, ``ImapFolderError``.
@@ -235,7 +238,10 @@ def _tls_reason(exc: ssl.SSLError) -> str:
 
 def _login(client: IMAPClient, account: ImapAccount) -> None:
     try:
-        client.login(account.username, account.password)
+        if (account.username + account.password).isascii():
+            client.login(account.username, account.password)
+        else:  # LOGIN can only carry ASCII; AUTHENTICATE PLAIN sends UTF-8 (a Cyrillic password, say)
+            client.plain_login(account.username, account.password)
     except LoginError as exc:
         # imapclient turns every failure during LOGIN into LoginError, a dropped connection included.
         if isinstance(exc.__context__, OSError | IMAPClientAbortError):
@@ -283,8 +289,13 @@ def _read_folder(
     resync = cursor is not None and cursor.uidvalidity != uidvalidity
     last_uid = cursor.last_uid if cursor is not None and not resync else 0
     if resync:
-        log.warning("IMAP %s: %s: UIDVALIDITY changed (%s -> %s), reading the folder again",
-                    account.name, folder, cursor.uidvalidity if cursor else None, uidvalidity)
+        log.warning(
+            "IMAP %s: %s: UIDVALIDITY changed (%s -> %s), reading the folder again",
+            account.name,
+            folder,
+            cursor.uidvalidity if cursor else None,
+            uidvalidity,
+        )
     criteria: list[Any] = ["UID", f"{last_uid + 1}:*"]
     if account.since is not None:
         criteria += ["SINCE", account.since]
@@ -296,12 +307,33 @@ def _read_folder(
         if cursor != start:  # first read or resync of an empty folder: the new cursor still needs storing
             yield ImapBatch(folder, start, [], resync)
         return
-    for i in range(0, len(uids), batch_size):
-        chunk = uids[i : i + batch_size]
-        sizes = {uid: data.get(b"RFC822.SIZE", 0) for uid, data in client.fetch(chunk, ["RFC822.SIZE"]).items()}
-        for part in _by_bytes(chunk, sizes, account.max_message_bytes):
-            items = _fetch_items(client, account, folder, uidvalidity, part, sizes)
-            yield ImapBatch(folder, FolderCursor(uidvalidity, part[-1]), items, resync)
+    sizes: dict[int, int] = {}  # a UID missing here was expunged meanwhile: nothing to read
+    for i in range(0, len(uids), _SIZES_PER_FETCH):
+        fetched = client.fetch(uids[i : i + _SIZES_PER_FETCH], ["RFC822.SIZE"])
+        sizes.update((uid, data.get(b"RFC822.SIZE", 0)) for uid, data in fetched.items())
+    parts = [
+        part
+        for i in range(0, len(uids), batch_size)
+        for part in _by_bytes(uids[i : i + batch_size], sizes, account.max_message_bytes)
+    ]
+
+    def fetch(part: list[int]) -> list[RawMessage | Quarantined]:
+        return fetch_messages(client, account.name, folder, uidvalidity, part, sizes, account.max_message_bytes)
+
+    for part, items in _ahead(parts, fetch):
+        yield ImapBatch(folder, FolderCursor(uidvalidity, part[-1]), items, resync)
+
+
+def _ahead(parts: list[list[int]], fetch: Callable[[list[int]], list]) -> Iterator[tuple[list[int], list]]:
+    """``(part, fetch(part))`` in order; the next part is fetched in a worker thread while the caller stores
+    this one. One thread at a time uses the connection; closing the generator waits for the fetch under way."""
+    with ThreadPoolExecutor(1, thread_name_prefix="imap-fetch") as worker:
+        pending: Future | None = worker.submit(fetch, parts[0]) if parts else None
+        for i, part in enumerate(parts):
+            assert pending is not None
+            items = pending.result()  # the worker's exception, if any, is raised here, in UID order
+            pending = worker.submit(fetch, parts[i + 1]) if i + 1 < len(parts) else None
+            yield part, items
 
 
 def _by_bytes(uids: list[int], sizes: dict[int, int], limit: int) -> Iterator[list[int]]:
@@ -317,57 +349,6 @@ def _by_bytes(uids: list[int], sizes: dict[int, int], limit: int) -> Iterator[li
         total += cost
     if part:
         yield part
-
-
-def _fetch_items(
-    client: IMAPClient, account: ImapAccount, folder: str, uidvalidity: int, uids: list[int], sizes: dict[int, int]
-) -> list[RawMessage | Quarantined]:
-    whole = [uid for uid in uids if uid in sizes and sizes[uid] <= account.max_message_bytes]
-    heads = [uid for uid in uids if uid in sizes and sizes[uid] > account.max_message_bytes]
-    fetched: dict[int, dict[bytes, Any]] = {}
-    if whole:
-        fetched.update(client.fetch(whole, ["BODY.PEEK[]", "INTERNALDATE"]))
-    if heads:
-        fetched.update(client.fetch(heads, ["BODY.PEEK[HEADER]", "INTERNALDATE"]))
-    items: list[RawMessage | Quarantined] = []
-    for uid in uids:  # a UID missing from the answers was expunged meanwhile: nothing to read
-        data = fetched.get(uid)
-        if data is None:
-            continue
-        oversized = uid in heads
-        raw = data.get(b"BODY[HEADER]" if oversized else b"BODY[]")
-        item_id = f"{account.name}/{folder}/{uidvalidity}:{uid}"
-        if not isinstance(raw, bytes):
-            items.append(Quarantined(account.name, item_id, "the server returned no message body"))
-            continue
-        item = _parse(account, folder, item_id, raw, data.get(b"INTERNALDATE"))
-        if oversized and isinstance(item, RawMessage):
-            note = f"oversized: {sizes[uid]} bytes, body not loaded"
-            item = replace(item, notes=(*item.notes, note))
-        items.append(item)
-    return items
-
-
-def _parse(
-    account: ImapAccount, folder: str, item_id: str, raw: bytes, internaldate: Any
-) -> RawMessage | Quarantined:
-    # No fallback_id: without a Message-ID the parser keys the message by a hash of its bytes, which
-    # survives a UIDVALIDITY resync; a UID-based key would store the message twice.
-    try:
-        message = parse_email(raw, source=account.name, folder=folder)
-    except MimeError as exc:
-        log.warning("IMAP %s: %s quarantined: %s", account.name, item_id, exc)
-        return Quarantined(account.name, item_id, str(exc), raw=raw)
-    except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the nightly run; raw is kept
-        log.exception("IMAP %s: %s: the MIME parser failed", account.name, item_id)
-        return Quarantined(account.name, item_id, f"MIME parser failed: {type(exc).__name__}: {exc}", raw=raw)
-    if message.sent_at == _EPOCH and isinstance(internaldate, datetime):
-        # No usable Date or Received header: the server's arrival time is a far better guess than 1970.
-        when = internaldate.astimezone(UTC) if internaldate.tzinfo else internaldate.replace(tzinfo=UTC)
-        notes = tuple(n for n in message.notes if "1970-01-01" not in n)
-        note = "no usable date header; sent_at is the IMAP INTERNALDATE"
-        message = replace(message, sent_at=when, notes=(*notes, note))
-    return message
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
@@ -390,4 +371,3 @@ def _where(account: ImapAccount, problem: str) -> str:
 
 def _scrub(text: str, secret: str) -> str:
     return text.replace(secret, "***") if secret else text
-

@@ -1,7 +1,8 @@
 """Mail exported to disk: one mbox file, one .eml file, or a folder of .eml files (searched recursively).
 
 Each message becomes a RawMessage; a message that cannot be parsed becomes a Quarantined record with its
-raw bytes and iteration goes on. Files are read in sorted order so two runs yield the same sequence.
+raw bytes and iteration goes on. Files are read in sorted order so two runs yield the same sequence. Replies
+without References / In-Reply-To join the conversation of an earlier message with the same subject.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sources.email.mime import MimeError, parse_email
+from sources.email.threads import ThreadJoiner
 from sources.records import Quarantined, RawMessage, SourceError
 
 __all__ = ["read_mail"]
@@ -30,7 +32,10 @@ def read_mail(source: str, path: Path, *, folder: str = "") -> Iterator[RawMessa
     >>> for item in read_mail("mail", Path("exports/mail.mbox")):  # doctest: +SKIP
     ...     print(item.item_id)
     """
-    path = Path(path)
+    yield from ThreadJoiner().join(_read(source, Path(path), folder))
+
+
+def _read(source: str, path: Path, folder: str) -> Iterator[RawMessage | Quarantined]:
     if not path.exists():
         raise SourceError(f"mail source {source!r}: {path} does not exist")
     if path.is_dir():

@@ -6,6 +6,7 @@ Connectors are plain generators: no database, no NLP. Anything they cannot parse
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,3 +41,22 @@ class Quarantined:
 
 class SourceError(Exception):
     """A whole source cannot be read (missing path, not an export at all). One clear line."""
+
+
+def load_json(data: bytes | str):
+    """``json.loads`` whose strings are valid Unicode: JSON may spell lone surrogates ("\\udc00"), which
+    cannot be stored or encoded; they become U+FFFD."""
+    doc = json.loads(data)
+    if b"\\ud" in (data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")).lower():
+        doc = _clean(doc)
+    return doc
+
+
+def _clean(value):
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    return value

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sources.records import Quarantined, RawMessage, SourceError
+from sources.records import Quarantined, RawMessage, SourceError, load_json
 from sources.safezip import SafeZip, UnsafeArchive
 
 CHANNEL = "slack"
@@ -199,7 +199,7 @@ def _load(tree: _Tree, name: str, what: str) -> tuple[list[Any], Quarantined | N
     data = b""
     try:
         data = tree.read(name)
-        doc = json.loads(data)
+        doc = load_json(data)
     except (OSError, UnsafeArchive) as exc:
         problem = f"cannot read: {exc}"
     except json.JSONDecodeError as exc:

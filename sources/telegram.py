@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sources.records import Quarantined, RawMessage, SourceError
+from sources.records import Quarantined, RawMessage, SourceError, load_json
 
 CHANNEL = "telegram"
 RAW_CAP = 50 * 1024 * 1024  # bytes of a broken file kept in its Quarantined record
@@ -131,7 +131,7 @@ def _read_files(
             yield Quarantined(source, str(file), f"cannot read Telegram export: {exc}")
             continue
         try:
-            chats = _chats_of(json.loads(data))
+            chats = _chats_of(load_json(data))
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, TelegramFormatError) as exc:
             stats.quarantined += 1
             yield _broken_file(source, file, data, exc)

@@ -6,6 +6,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+from sqlalchemy import insert
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from storage.models import Analysis, Client, Message, Quarantine, Signal, SyncState
@@ -43,9 +45,20 @@ def add_messages(session: Session, rows: Sequence[Message]) -> list[Message]:
         key = (row.source, row.item_id)
         if key not in existing:
             existing.add(key)  # duplicates inside one batch (the same Message-ID twice in an mbox)
-            session.add(row)
             added.append(row)
-    session.flush()
+    if added:  # one executemany INSERT, not the unit of work's per-object bookkeeping; then the new ids
+        table = Message.__table__  # type: ignore[attr-defined]
+        columns = [column.key for column in table.columns if column.key != "id"]
+        session.flush()  # rows pending in the session (a client, say) go first, as before
+        session.connection().execute(insert(table), [{name: getattr(row, name) for name in columns} for row in added])
+        for source, ids in by_source.items():
+            query = select(Message.item_id, Message.id).where(Message.source == source, col(Message.item_id).in_(ids))
+            new_ids = dict(session.exec(query).all())
+            for row in added:
+                if row.source == source:
+                    row.id = new_ids[row.item_id]
+                    make_transient_to_detached(row)
+                    session.add(row)  # persistent, as if flushed: later changes to it are UPDATEs
     return added
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -137,6 +137,33 @@ class Quarantine(SQLModel, table=True):
     error: str
     raw: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     created_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class ClientDay(SQLModel, table=True):
+    """Daily rollup of one client's messages (local day of the config's timezone, per analyzer version).
+
+    Written by insights.rollups; escalation reads these instead of every stored message.
+    """
+
+    __table_args__ = (UniqueConstraint("client_id", "analyzer_version", "day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(foreign_key="client.id", index=True)
+    analyzer_version: str
+    day: date
+    msgs_in: int = 0
+    msgs_out: int = 0
+    mood_sum: float = 0.0  # sum over incoming messages of P(positive) - P(negative)
+    positive_in: int = 0
+    negative_in: int = 0
+    objections: int = 0  # objection findings raised this day
+    objections_open: int = 0  # objection categories still open at the end of the day
+    conflicts: int = 0  # incoming messages with a conflict finding
+    conflicts_open: int = 0  # conflict messages not yet followed by a calm client at the end of the day
+    escalate_marked: int = 0
+    replies: int = 0  # our first replies to a waiting client
+    reply_minutes_sum: float = 0.0  # business minutes from the client's first waiting message to our reply
+    reply_minutes_max: float = 0.0
+    labels: dict = Field(default_factory=dict, sa_column=Column(JSON))  # "objection:price" -> count
 
 
 class FindingReview(SQLModel, table=True):

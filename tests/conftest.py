@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,26 @@ def _drop(schema: str) -> None:
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+_harness: ExitStack | None = None
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """Prefect's test harness (a temporary API server, ~15-30 s to start), once per process.
+
+    Modules that import this fixture register their own copy with pytest; the module-level stack makes every
+    copy share the one server, and the first copy (torn down last) stops it.
+    """
+    global _harness
+    owner = _harness is None
+    if owner:
+        from prefect.testing.utilities import prefect_test_harness
+
+        _harness = ExitStack()
+        _harness.enter_context(prefect_test_harness(server_startup_timeout=120))
+    yield
+    if owner and _harness is not None:
+        _harness.close()
+        _harness = None

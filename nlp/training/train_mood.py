@@ -3,10 +3,10 @@
 Reproducible: the split is a salted hash of row ids (corpus.py), the training file is shuffled with a fixed
 seed, fastText runs with ``seed`` fixed and ``thread=1``, and the hyperparameter grid is fixed. Hyperparameters
 are chosen on the dev split only; dev and test metrics of the shipped (quantized) model are printed and written
-to ``nlp/models/MODEL_CARD.md``.
+to the model card ``nlp/models/README.md`` (mood_card.py).
 
-Input text is tokenised by :func:`nlp.sentiment.preprocess`, which is exactly what dostoevsky's
-``FastTextSocialNetworkModel.predict`` does at inference time (lowercased razdel tokens joined by spaces).
+Input text is tokenised by :func:`nlp.sentiment.preprocess` (``nlp/mood_text.py``), which is exactly what
+dostoevsky's ``FastTextSocialNetworkModel.predict`` does at inference time with our ``MoodTokenizer``.
 
 ``--feedback FILE`` adds reviewers' verdicts (JSONL rows ``{"text": ..., "mood": ...}``, other keys ignored)
 to the train split only.
@@ -23,26 +23,18 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import fasttext
 
 from nlp.sentiment import DEFAULT_MODEL_PATH, MOODS, MoodModel, preprocess, top_mood
-from nlp.training.corpus import (
-    DATA_DIR,
-    SPLIT_FRACTIONS,
-    SPLIT_SALT,
-    SPLITS,
-    CorpusError,
-    CorpusRow,
-    load_corpus,
-    read_jsonl,
-    split,
-)
+from nlp.training.corpus import DATA_DIR, CorpusError, CorpusRow, load_corpus, read_jsonl, split
+from nlp.training.mood_card import fmt_params, write_model_card
+from nlp.training.mood_metrics import Example, Metrics, compute_metrics, evaluate, format_metrics
+
+__all__ = ["Metrics", "compute_metrics", "evaluate", "run", "train_model"]
 
 SEED = 20240601
 
@@ -65,14 +57,14 @@ GRID: tuple[dict[str, Any], ...] = tuple(
     {"epoch": epoch, "lr": lr, "minn": minn, "maxn": maxn}
     for epoch in (30, 60)
     for lr in (0.5, 1.0)
-    for minn, maxn in ((2, 5), (3, 6))
+    for minn, maxn in ((3, 6), (4, 7))  # (2, 5) measured 0.03-0.04 lower on dev
 )
-# Quantization keeps the `cutoff` most important rows of the input matrix (words + n-gram buckets).
-QUANTIZE: dict[str, Any] = {"cutoff": 50_000, "qnorm": True, "retrain": True, "dsub": 2}
+# Quantization keeps the `cutoff` most important rows of the input matrix (words + n-gram buckets). On dev
+# (epoch 30, minn 4, maxn 7): unquantized 0.884; cutoff 50k 0.867 (1.9 MB); 100k 0.875 (3.5 MB); 100k without
+# qnorm 0.871.
+QUANTIZE: dict[str, Any] = {"cutoff": 100_000, "qnorm": True, "retrain": True, "dsub": 2}
 
-MODEL_CARD_PATH = DEFAULT_MODEL_PATH.parent / "MODEL_CARD.md"
-
-Example = tuple[str, str]  # (text, mood)
+MODEL_CARD_PATH = DEFAULT_MODEL_PATH.parent / "README.md"
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -112,41 +104,6 @@ def examples_of(rows: Iterable[CorpusRow]) -> list[Example]:
 # --------------------------------------------------------------------------------------------- metrics
 
 
-@dataclass(frozen=True)
-class Metrics:
-    per_class: dict[str, dict[str, float]]  # mood -> precision, recall, f1, support
-    macro_f1: float
-    accuracy: float
-    confusion: dict[str, dict[str, int]]  # gold -> predicted -> count
-    n: int
-
-
-def compute_metrics(gold: Sequence[str], predicted: Sequence[str]) -> Metrics:
-    confusion = {g: dict.fromkeys(MOODS, 0) for g in MOODS}
-    for g, p in zip(gold, predicted, strict=True):
-        confusion[g][p] += 1
-    per_class: dict[str, dict[str, float]] = {}
-    for mood in MOODS:
-        tp = confusion[mood][mood]
-        predicted_n = sum(confusion[g][mood] for g in MOODS)
-        support = sum(confusion[mood].values())
-        precision = tp / predicted_n if predicted_n else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[mood] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
-    n = len(gold)
-    accuracy = sum(confusion[m][m] for m in MOODS) / n if n else 0.0
-    macro = sum(per_class[m]["f1"] for m in MOODS) / len(MOODS)
-    return Metrics(per_class, macro, accuracy, confusion, n)
-
-
-def evaluate(predict: Callable[[list[str]], list[str]], examples: Sequence[Example]) -> Metrics:
-    if not examples:
-        return compute_metrics([], [])
-    texts = [text for text, _ in examples]
-    return compute_metrics([mood for _, mood in examples], predict(texts))
-
-
 def _raw_predictor(model: Any) -> Callable[[list[str]], list[str]]:
     def predict(texts: list[str]) -> list[str]:
         labels, _ = model.predict([preprocess(t) for t in texts], k=1)
@@ -155,18 +112,31 @@ def _raw_predictor(model: Any) -> Callable[[list[str]], list[str]]:
     return predict
 
 
-def _mood_predictor(model: MoodModel) -> Callable[[list[str]], list[str]]:
+def mood_predictor(model: MoodModel) -> Callable[[list[str]], list[str]]:
+    """Top mood per text through ``MoodModel.predict`` (dostoevsky's class, as the analyzer uses it)."""
+
     def predict(texts: list[str]) -> list[str]:
         return [top_mood(scores) for scores in model.predict(texts)]
 
     return predict
 
 
+def speed(model: MoodModel, texts: Sequence[str], repeat: int = 3) -> float:
+    """Texts per CPU second through ``MoodModel.predict`` (best of ``repeat`` passes; CPU time, so a busy shared
+    machine does not distort it)."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.process_time()
+        model.predict(list(texts))
+        best = min(best, time.process_time() - started)
+    return len(texts) / best if best > 0 else 0.0
+
+
 # --------------------------------------------------------------------------------------------- training
 
 
 def train_fasttext(train_file: Path, params: dict[str, Any]) -> Any:
-    full = {**BASE_PARAMS, **params}
+    full = {**BASE_PARAMS, **params}  # BASE_PARAMS read at call time (tests shrink it)
     return fasttext.train_supervised(input=str(train_file), **full)
 
 
@@ -196,22 +166,25 @@ def train_model(
 
 
 def select_params(
-    train_examples: Sequence[Example], dev_examples: Sequence[Example], workdir: Path
+    train_examples: Sequence[Example],
+    dev_examples: Sequence[Example],
+    workdir: Path,
+    grid: Sequence[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], list[tuple[dict[str, Any], float, float]]]:
     """The grid point with the best dev macro F1 (first one wins ties); the table of (params, macro F1, s)."""
     train_file = write_training_file(train_examples, workdir / "train.txt")
     table: list[tuple[dict[str, Any], float, float]] = []
-    for params in GRID:
+    for params in grid or GRID:
         started = time.perf_counter()
         try:
             model = train_fasttext(train_file, params)
         except RuntimeError as exc:  # "Encountered NaN": skip the point, never ship it
-            print(f"  grid {_fmt_params(params)}: failed ({exc}), skipped", flush=True)
+            print(f"  grid {fmt_params(params)}: failed ({exc}), skipped", flush=True)
             table.append((params, float("nan"), time.perf_counter() - started))
             continue
         macro = evaluate(_raw_predictor(model), dev_examples).macro_f1
         table.append((params, macro, time.perf_counter() - started))
-        print(f"  grid {_fmt_params(params)}: dev macro F1 {macro:.3f}", flush=True)
+        print(f"  grid {fmt_params(params)}: dev macro F1 {macro:.3f}", flush=True)
     usable = [entry for entry in table if entry[1] == entry[1]]  # drop NaN
     if not usable:
         raise RuntimeError("every grid point failed to train (NaN); lower lr in GRID")
@@ -219,174 +192,14 @@ def select_params(
     return dict(best), table
 
 
-def _fmt_params(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in params.items())
-
-
-# --------------------------------------------------------------------------------------------- report
-
-
-def _metrics_table(results: dict[str, Metrics]) -> list[str]:
-    lines = ["| split | class | precision | recall | F1 | support |", "|---|---|---|---|---|---|"]
-    for name, m in results.items():
-        for mood in MOODS:
-            c = m.per_class[mood]
-            lines.append(
-                f"| {name} | {mood} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {int(c['support'])} |"
-            )
-        lines.append(f"| {name} | **macro F1** | | | **{m.macro_f1:.3f}** | {m.n} |")
-        lines.append(f"| {name} | accuracy | | | {m.accuracy:.3f} | {m.n} |")
-    return lines
-
-
-def _confusion_table(m: Metrics) -> list[str]:
-    lines = ["| gold \\ predicted | " + " | ".join(MOODS) + " |", "|---|" + "---|" * len(MOODS)]
-    for g in MOODS:
-        lines.append(f"| {g} | " + " | ".join(str(m.confusion[g][p]) for p in MOODS) + " |")
-    return lines
-
-
-def _count_table(
-    parts: dict[str, list[CorpusRow]], key: Callable[[CorpusRow], str], values: Sequence[str], title: str
-) -> list[str]:
-    lines = [f"| {title} | " + " | ".join(SPLITS) + " | total |", "|---|" + "---|" * (len(SPLITS) + 1)]
-    counts = {name: Counter(key(r) for r in rows) for name, rows in parts.items()}
-    for value in values:
-        cells = [counts[name][value] for name in SPLITS]
-        lines.append(f"| {value} | " + " | ".join(map(str, cells)) + f" | {sum(cells)} |")
-    totals = [len(parts[name]) for name in SPLITS]
-    lines.append("| **all** | " + " | ".join(map(str, totals)) + f" | {sum(totals)} |")
-    return lines
-
-
-def _hard_case_table(rows: Sequence[CorpusRow], predicted: Sequence[str]) -> list[str]:
-    by_case: dict[str, list[bool]] = {}
-    for row, pred in zip(rows, predicted, strict=True):
-        by_case.setdefault(row.hard or "(none)", []).append(row.mood == pred)
-    lines = ["| hard case | rows | mood accuracy |", "|---|---|---|"]
-    for case in sorted(by_case):
-        hits = by_case[case]
-        lines.append(f"| {case} | {len(hits)} | {sum(hits) / len(hits):.2f} |")
-    return lines
-
-
-def write_model_card(path: Path, ctx: dict[str, Any]) -> None:
-    parts: dict[str, list[CorpusRow]] = ctx["parts"]
-    params = {**BASE_PARAMS, **ctx["params"]}
-    out: list[str] = [
-        "# Model card: clientpulse-mood",
-        "",
-        "<!-- Generated by `python -m nlp.training.train_mood`; edit the script, not this file. -->",
-        "",
-        "Mood of a client/manager message (positive / neutral / negative) for clientpulse. A fastText supervised",
-        "classifier in dostoevsky's format, loaded through `dostoevsky.models.FastTextSocialNetworkModel`",
-        "(`nlp/sentiment.py`, `MoodModel`).",
-        "",
-        f"- File: `nlp/models/{ctx['model_path'].name}`, {ctx['model_size'] / 1024:.0f} KiB, "
-        f"sha256 `{ctx['sha256'][:16]}…`",
-        f"- Trained: {ctx['when']} with fasttext-wheel {version('fasttext-wheel')}, dostoevsky "
-        f"{version('dostoevsky')}, razdel {version('razdel')}; training + selection took "
-        f"{ctx['seconds']:.0f} s on one thread.",
-        "- Labels: `__label__positive`, `__label__neutral`, `__label__negative` (dostoevsky's official model also",
-        "  has `speech` and `skip`; `MoodModel` folds those into neutral and renormalises).",
-        "- Input: the new text of one message, lowercased razdel tokens joined by spaces (exactly dostoevsky's",
-        "  `RegexTokenizer` preprocessing; newlines are removed first). No lemmatisation.",
-        "",
-        "## Data",
-        "",
-        "The labelled corpus in `nlp/training/data/corpus_*.jsonl` (schema: `data/README.md`, labels by",
-        "LABELS.md, written by the team for this domain). Split by a salted SHA-256 of the row id",
-        f"(salt `{SPLIT_SALT}`, {'/'.join(str(round(f * 100)) for f in SPLIT_FRACTIONS)} train/dev/test), so",
-        "adding rows never moves an existing row between splits.",
-        "",
-        "Files: " + ", ".join(f"`{name}` ({n})" for name, n in ctx["files"]) + ".",
-        "",
-    ]
-    out += _count_table(parts, lambda r: r.mood, MOODS, "mood") + [""]
-    out += _count_table(parts, lambda r: r.channel, ("email", "telegram", "slack", "whatsapp"), "channel") + [""]
-    out += _count_table(parts, lambda r: r.sector, ("agency", "saas", "services", "private"), "sector") + [""]
-    out += _count_table(parts, lambda r: r.direction, ("in", "out"), "direction") + [""]
-    if ctx["feedback"]:
-        fb = Counter(mood for _, mood in ctx["feedback"])
-        out += [
-            f"Reviewer feedback added to train only: {len(ctx['feedback'])} rows from `{ctx['feedback_file']}` "
-            f"({', '.join(f'{m} {fb[m]}' for m in MOODS)}).",
-            "",
-        ]
-    out += [
-        "## Hyperparameters",
-        "",
-        "Fixed: " + ", ".join(f"`{k}={v}`" for k, v in BASE_PARAMS.items() if k not in GRID[0]) + ".",
-        "",
-        "Chosen on dev macro F1 from a fixed grid (train split only; test never used for selection):",
-        "",
-        "| " + " | ".join(GRID[0]) + " | dev macro F1 (unquantized) | seconds |",
-        "|" + "---|" * (len(GRID[0]) + 2),
-    ]
-    for grid_params, macro, secs in ctx["grid"]:
-        mark = " **(chosen)**" if grid_params == ctx["params"] else ""
-        out.append("| " + " | ".join(str(grid_params[k]) for k in GRID[0]) + f" | {macro:.3f}{mark} | {secs:.1f} |")
-    out += [
-        "",
-        "Quantized after training: "
-        + ", ".join(f"`{k}={v}`" for k, v in QUANTIZE.items())
-        + " (product quantization, retrained on the train split).",
-        "",
-        f"Final parameters: `{_fmt_params(params)}`.",
-        "",
-        "## Metrics (the shipped, quantized model)",
-        "",
-    ]
-    out += _metrics_table({"dev": ctx["dev"], "test": ctx["test"]})
-    out += ["", "Test confusion matrix:", ""] + _confusion_table(ctx["test"])
-    out += ["", "Test accuracy by hard case (small counts: indicative only):", ""]
-    out += _hard_case_table(parts["test"], ctx["test_predicted"])
-    out += [
-        "",
-        "## Known limits",
-        "",
-        "- A small corpus written by the team for one domain, not collected from real clients. The numbers above",
-        "  are on held-out rows of that corpus (same writers, same style), so real traffic will score lower.",
-        "  Re-measure on real, reviewed messages (`--feedback`) before trusting small differences; dev and test",
-        "  hold a few hundred rows each, so differences of a few points are noise.",
-        '- Bag of words and character n-grams: no syntax. Negation ("не проблема", "претензий нет"), sarcasm',
-        "  (praise words meaning the opposite) and reported speech are the weakest cases; mixed messages",
-        "  (thanks + complaint) are a coin toss between neutral and negative.",
-        "- Mood only. Objections, conflicts, signals and escalation come from the rules in `nlp/pipeline.py`.",
-        "- Russian first; English words inside Russian text are seen, whole English messages are out of scope.",
-        "- Long messages are one bag: a polite greeting and signature dilute the tone of a short complaint.",
-        "- Probabilities are softmax outputs of a small model, not calibrated confidences.",
-        "",
-        "## Retrain",
-        "",
-        "```sh",
-        "make model                                   # = .venv/bin/python -m nlp.training.train_mood",
-        ".venv/bin/python -m nlp.training.train_mood --feedback verdicts.jsonl  # add reviewer verdicts to train",
-        "```",
-        "",
-        "The run is reproducible (fixed seed, `thread=1`, fixed grid and split): the same corpus gives the same",
-        "file. It rewrites `nlp/models/clientpulse-mood.ftz` and this card; commit both together.",
-        "",
-        "## Use dostoevsky's official model instead",
-        "",
-        "On a machine with internet access: `python -m dostoevsky download fasttext-social-network-model`",
-        "(installs `dostoevsky/data/models/fasttext-social-network-model.bin` in the virtualenv), then set",
-        "`mood_model: official` in the config (`MoodModel.load(official=True)`). Its five labels are folded into",
-        "the three moods (speech and skip count as neutral). When the file is missing, loading fails with",
-        "`MoodModelError` and a one-line hint.",
-        "",
-    ]
-    path.write_text("\n".join(out), encoding="utf-8")
-
-
-def _print_metrics(name: str, m: Metrics) -> None:
-    print(f"{name}: n={m.n} macro F1 {m.macro_f1:.3f} accuracy {m.accuracy:.3f}")
-    for mood in MOODS:
-        c = m.per_class[mood]
-        print(f"  {mood:9s} P {c['precision']:.3f} R {c['recall']:.3f} F1 {c['f1']:.3f} n={int(c['support'])}")
-
-
 # --------------------------------------------------------------------------------------------- main
+
+
+def measure(model_path: Path, examples: Sequence[Example]) -> tuple[Metrics, list[str]]:
+    """Metrics of the model file at ``model_path`` on ``examples``, loaded exactly as the analyzer loads it."""
+    MoodModel.clear_cache(model_path)
+    predicted = mood_predictor(MoodModel.load(model_path))([text for text, _ in examples]) if examples else []
+    return compute_metrics([mood for _, mood in examples], predicted), predicted
 
 
 def run(
@@ -394,7 +207,16 @@ def run(
     out_path: Path = DEFAULT_MODEL_PATH,
     card_path: Path | None = MODEL_CARD_PATH,
     feedback_file: Path | None = None,
+    *,
+    grid: Sequence[dict[str, Any]] | None = None,
+    base_params: dict[str, Any] | None = None,
+    quantize: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Select on dev, train, save ``out_path``, measure dev and test, write the card; returns the run's context.
+
+    ``grid``, ``base_params`` and ``quantize`` override GRID, BASE_PARAMS and QUANTIZE (a small training
+    budget for tests and quick checks); the defaults are what ``make model`` ships.
+    """
     started = time.perf_counter()
     rows = load_corpus(data_dir)
     if not rows:
@@ -409,36 +231,39 @@ def run(
         f"test {len(parts['test'])}",
         flush=True,
     )
+    # base_params overrides ride along in every grid point (train_fasttext puts them over BASE_PARAMS).
+    points = [{**(base_params or {}), **point} for point in (grid or GRID)]
     with tempfile.TemporaryDirectory(prefix="mood-train-") as tmp:
         workdir = Path(tmp)
-        best, grid = select_params(train_examples, dev_examples, workdir)
-        print(f"chosen on dev: {_fmt_params(best)}", flush=True)
-        model_path = train_model(train_examples, out_path, best, workdir=workdir)
+        best, table = select_params(train_examples, dev_examples, workdir, points)
+        print(f"chosen on dev: {fmt_params(best)}", flush=True)
+        model_path = train_model(train_examples, out_path, best, quantize=quantize or QUANTIZE, workdir=workdir)
     seconds = time.perf_counter() - started
 
     # Measure the shipped file exactly as the analyzer loads it (through dostoevsky).
-    MoodModel.clear_cache(model_path)
-    shipped = MoodModel.load(model_path)
-    predict = _mood_predictor(shipped)
-    dev_metrics = evaluate(predict, dev_examples)
-    test_predicted = predict([text for text, _ in test_examples]) if test_examples else []
-    test_metrics = compute_metrics([mood for _, mood in test_examples], test_predicted)
-    _print_metrics("dev", dev_metrics)
-    _print_metrics("test", test_metrics)
+    dev_metrics, _ = measure(model_path, dev_examples)
+    test_metrics, test_predicted = measure(model_path, test_examples)
+    print(format_metrics("dev", dev_metrics))
+    print(format_metrics("test", test_metrics))
     size = model_path.stat().st_size
     sha = hashlib.sha256(model_path.read_bytes()).hexdigest()
-    print(f"saved {model_path} ({size / 1024:.0f} KiB, sha256 {sha[:16]}); {seconds:.1f} s")
+    texts_per_s = speed(MoodModel.load(model_path), [text for text, _ in test_examples] or ["спасибо"])
+    print(f"saved {model_path} ({size / 1024:.0f} KiB, sha256 {sha[:16]}, {texts_per_s:,.0f} texts/s); {seconds:.1f} s")
 
     ctx = {
         "parts": parts,
         "params": best,
-        "grid": grid,
+        "grid": table,
+        "grid_spec": list(grid or GRID),
+        "base_params": {**BASE_PARAMS, **(base_params or {})},
+        "quantize": quantize or QUANTIZE,
         "dev": dev_metrics,
         "test": test_metrics,
         "test_predicted": test_predicted,
         "model_path": model_path,
         "model_size": size,
         "sha256": sha,
+        "texts_per_s": texts_per_s,
         "seconds": seconds,
         "when": datetime.now(UTC).strftime("%Y-%m-%d"),
         # Rows per file as loaded (files may grow while we train).

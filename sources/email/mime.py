@@ -14,7 +14,6 @@ import binascii
 import codecs
 import email
 import email.errors
-import email.utils
 import hashlib
 import math
 import re
@@ -26,8 +25,11 @@ from email.policy import compat32
 
 from charset_normalizer import from_bytes
 
+from sources.email.forwards import find_forward
+from sources.email.headers import parse_addresses, plausible_date
 from sources.email.html import html_to_text
 from sources.email.quotes import split_reply, unflow
+from sources.email.threads import message_ids, thread_key
 from sources.records import RawMessage
 
 __all__ = ["DEFAULT_MAX_BODY_CHARS", "MimeError", "decode_bytes", "decode_header", "parse_email"]
@@ -131,9 +133,10 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
     return text, f"charset fallback {guess} ({label})"
 
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")  # Q text may hold spaces (sloppy encoders)
+_WORD_FOLD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?(?:[^?\r\n]|\r?\n[ \t]+)*\?=")  # a word folded in the middle
+_GLUE, _UNGLUE = "([{\"'<«", ".,;:!?)]}\"'»"  # no space needed next to these; "[SPAM]=?…?=" gets one
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
-_ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 
 
 def _raw_header_text(value: str, notes: list[str] | None) -> str:
@@ -158,6 +161,7 @@ def _decode_word_bytes(payload: bytes, charset: str) -> str:
 
 def _word_bytes(kind: str, encoded: str) -> bytes:
     if kind in "bB":
+        encoded = "".join(encoded.split())
         return base64.b64decode(encoded + "=" * (-len(encoded) % 4))  # missing padding is common
     unquoted = re.sub(r"=([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), encoded.replace("_", " "))
     return unquoted.encode("latin-1", "replace")
@@ -165,7 +169,8 @@ def _word_bytes(kind: str, encoded: str) -> bytes:
 
 def decode_header(value: str | None, notes: list[str] | None = None) -> str:
     """Decode RFC 2047 encoded words (adjacent ones joined, split multibyte characters rejoined)."""
-    text = _raw_header_text(str(value or ""), notes)
+    text = _WORD_FOLD.sub(lambda m: re.sub(r"\r?\n[ \t]+", "", m.group(0)), str(value or ""))
+    text = _raw_header_text(text, notes)
     pieces: list[tuple[str | None, bytes | str]] = []  # (charset, bytes) of words, (None, text) around them
     position = 0
     for match in _ENCODED_WORD.finditer(text):
@@ -176,61 +181,37 @@ def decode_header(value: str | None, notes: list[str] | None = None) -> str:
             pieces.append((None, between + match.group(0)))
             continue
         if between.strip() or not pieces or pieces[-1][0] is None:
-            pieces.append((None, between))  # whitespace between two encoded words is dropped
+            glued = between[-1:] and not between[-1].isspace() and between[-1] not in _GLUE
+            pieces.append((None, between + " " if glued else between))  # blanks between two words are dropped
         last_charset, last_payload = pieces[-1]
         if last_charset and last_charset.lower() == match.group(1).lower() and isinstance(last_payload, bytes):
             pieces[-1] = (last_charset, last_payload + payload)
         else:
             pieces.append((match.group(1), payload))
-    pieces.append((None, text[position:]))
+    tail = text[position:]
+    glued = pieces and pieces[-1][0] is not None and tail[:1] and not tail[0].isspace() and tail[0] not in _UNGLUE
+    pieces.append((None, " " + tail if glued else tail))
     return "".join(p if isinstance(p, str) else _decode_word_bytes(p, cs or "") for cs, p in pieces)
 
 
 def _addresses(values: list[str], notes: list[str]) -> list[tuple[str, str]]:
-    texts = [_raw_header_text(v, notes) for v in values]
-    result = []
-    for name, address in email.utils.getaddresses(texts):
-        if address or name:
-            result.append((" ".join(decode_header(name).split()), address.strip().lower()))
-    return result
-
-
-def _parse_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(" ".join(value.split()))
-    except (TypeError, ValueError, IndexError, OverflowError):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed if 1970 <= parsed.year <= 2100 else None  # "3609" is a broken clock, not a date
+    pairs = [pair for v in values for pair in parse_addresses(_raw_header_text(v, notes), decode_header)]
+    return [(" ".join(name.split()), address.lower()) for name, address in pairs]
 
 
 def _sent_at(headers: dict[str, list[str]], notes: list[str]) -> datetime:
     date_value = (headers.get("date") or [""])[0]
-    parsed = _parse_date(_raw_header_text(date_value, None))
+    parsed = plausible_date(_raw_header_text(date_value, None))
     if parsed:
         return parsed
     problem = f"unusable Date header {date_value.strip()[:60]!r}" if date_value.strip() else "no Date header"
     for received in headers.get("received", []):
-        parsed = _parse_date(_raw_header_text(received, None).rpartition(";")[2])
+        parsed = plausible_date(_raw_header_text(received, None).rpartition(";")[2])
         if parsed:
             notes.append(f"{problem}; sent_at taken from the newest Received header")
             return parsed
     notes.append(f"{problem} and no dated Received header; sent_at set to 1970-01-01 UTC")
     return EPOCH
-
-
-def _ids(value: str | None) -> list[str]:
-    if not value:
-        return []
-    found = _ANGLE_ID.findall(value)
-    return found or ([value.strip()] if value.strip() and " " not in value.strip() else [])
-
 
 
 @dataclass
@@ -377,24 +358,28 @@ def parse_email(
         def first(name: str) -> str:
             return (headers.get(name) or [""])[0]
 
-        own_id = (_ids(_raw_header_text(first("message-id"), None)) or [""])[0]
+        own_id = (message_ids(_raw_header_text(first("message-id"), None)) or [""])[0]
         item_id = own_id or fallback_id or "sha256:" + hashlib.sha256(raw).hexdigest()
-        references = _ids(_raw_header_text(" ".join(headers.get("references", [])), None))
-        reply_to_ids = _ids(_raw_header_text(first("in-reply-to"), None))
+        references = message_ids(_raw_header_text(" ".join(headers.get("references", [])), None))
+        reply_to_ids = message_ids(_raw_header_text(first("in-reply-to"), None))
         authors = _addresses(headers.get("from") or headers.get("sender") or [], notes)
         recipients = [a for _, a in _addresses(headers.get("to", []) + headers.get("cc", []), notes) if a]
         subject = " ".join(decode_header(first("subject"), notes).split())
         sent_at = _sent_at(headers, notes)
-        text, quoted = split_reply(_body_text(msg, max_body_chars, notes))
+        body = _body_text(msg, max_body_chars, notes)
+        text, quoted = split_reply(body)
+        forward = find_forward(body, subject)
     except MimeError:
         raise
     except (LookupError, UnicodeError, ValueError, TypeError, IndexError, AttributeError,
             email.errors.MessageError) as exc:
         raise MimeError(f"cannot decode message: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
     author_name, author_address = authors[0] if authors else ("", "")
+    notes.extend([forward.note()] if forward and (forward.name or forward.address) else [])
     return RawMessage(
         source=source, item_id=item_id, channel="email", sent_at=sent_at, author_name=author_name,
         author_address=author_address, text=text, quoted=quoted, chat=folder, subject=subject,
-        thread_id=(references or reply_to_ids or [item_id])[0], in_reply_to=(reply_to_ids or [""])[0],
+        thread_id=thread_key(subject, references, (reply_to_ids or [""])[0], own_id) or item_id,
+        in_reply_to=(reply_to_ids or [""])[0],
         recipients=tuple(dict.fromkeys(recipients)), raw=bytes(raw), notes=tuple(dict.fromkeys(notes)),
     )

@@ -7,13 +7,15 @@ The recognisers are data: the tuples of compiled patterns below, one comment eac
 the lines top-down: ``>`` quotes are history; a "history start" (separator line, forward marker,
 Outlook header block) cuts everything after it; an attribution line (``On … wrote:``, ``… написал:``)
 cuts what follows unless ``>`` quotes follow it (bottom-posting and inline answers keep the text after
-the quote). Finally a signature (``-- ``, a sign-off with a short name block, a mobile footer) is taken
-off the end of the new text. ``unflow`` undoes RFC 3676 format=flowed wrapping before all this.
+the quote). Finally a signature (``-- ``, a sign-off with a short name block, a mobile footer, a legal
+disclaimer as listed in disclaimers.txt) is taken off the end of the new text. ``unflow`` undoes RFC 3676
+format=flowed wrapping before all this.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import NamedTuple
 
 __all__ = ["ReplyParts", "split_parts", "split_reply", "strip_signature", "unflow"]
@@ -35,6 +37,7 @@ SEPARATORS: tuple[re.Pattern[str], ...] = (
     # сообщение --------", Yahoo "----- Пересылаемое сообщение ----- От: …" (headers on the same line)
     re.compile(
         r"^[\s*]*-{2,}\s*(forwarded message|пересылаемое сообщение|пересланное сообщение|перенаправленное сообщение"
+        r"|начало пересылаемого сообщения|начало переадресованного сообщения"
         r"|переадресованное сообщение|переслане повідомлення|перенаправлене повідомлення|weitergeleitete nachricht"
         r"|message transféré|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht|videresendt (melding"
         r"|meddelelse)|vidarebefordrat meddelande|wiadomość przekazana|mensagem encaminhada|välitetty viesti)\s*-{2,}",
@@ -130,6 +133,19 @@ WEAK_SIGNOFFS = re.compile(
     r"|thanks|thank you|many thanks|thanks again|cheers|best|br)\s*[,.!]*\s*$",
     _I,
 )
+
+
+def _load_disclaimers(path: Path) -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+    rules: dict[str, list[re.Pattern[str]]] = {"start": [], "needs": []}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        kind, _, pattern = line.partition(":")
+        if kind in rules and pattern.strip():
+            rules[kind].append(re.compile(pattern.strip(), _I))
+    return tuple(rules["start"]), tuple(rules["needs"])
+
+
+# Legal disclaimers ("Данное сообщение и любые приложения к нему конфиденциальны…"), as data.
+DISCLAIMER_STARTS, DISCLAIMER_NEEDS = _load_disclaimers(Path(__file__).with_name("disclaimers.txt"))
 _UNDERSCORES = re.compile(r"^\s*_{5,}\s*$")  # a rule before a short footer block
 _DELIMITER = re.compile(r"^\s*[-_=*~#+.•ᐧ]{2,}\s*$")  # a line of punctuation only
 _JUNK = re.compile(r"^[\W_ᐧ]*$")  # nothing readable on the line
@@ -283,6 +299,14 @@ def _tidy(lines: list[str]) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
 
+def _is_disclaimer(cleaned: list[str], index: int) -> bool:
+    if not any(p.search(" ".join(cleaned[index].split())) for p in DISCLAIMER_STARTS):
+        return False
+    end = next((i for i in range(index, len(cleaned)) if not cleaned[i]), len(cleaned))
+    paragraph = " ".join(" ".join(cleaned[index : min(end, index + 15)]).split())
+    return any(p.search(paragraph) for p in DISCLAIMER_NEEDS)
+
+
 def _signature_start(lines: list[str]) -> int | None:
     cleaned = [_clean(line) for line in lines]
     after = [0] * (len(lines) + 1)  # non-blank lines after each index
@@ -295,6 +319,8 @@ def _signature_start(lines: list[str]) -> int | None:
         if any(p.match(clean) for p in MOBILE_FOOTERS):
             return index
         if _UNDERSCORES.match(clean) and after[index + 1] <= 8:
+            return index
+        if seen_text and after[index + 1] <= 40 and _is_disclaimer(cleaned, index):
             return index
         if seen_text and STRONG_SIGNOFFS.match(clean) and after[index + 1] <= 15:
             return index

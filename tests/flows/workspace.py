@@ -66,8 +66,8 @@ def telegram_export(name: str, chat_id: int, messages: list[tuple[int, str, str,
     }  # fmt: skip
 
 
-def build(root: Path) -> Path:
-    """Write the workspace under ``root``; returns the config path."""
+def build(root: Path, extra_config: str = "") -> Path:
+    """Write the workspace under ``root``; returns the config path. ``extra_config``: YAML appended to it."""
     (root / "mail").mkdir(parents=True)
     (root / "telegram" / "romashka").mkdir(parents=True)
     (root / "telegram" / "broken").mkdir(parents=True)
@@ -97,5 +97,5 @@ def build(root: Path) -> Path:
     (root / "telegram" / "broken" / "result.json").write_text(text[: len(text) // 2], "utf-8")
     (root / "clients.yaml").write_text(CLIENTS, "utf-8")
     config = root / "clientpulse.yaml"
-    config.write_text(CONFIG, "utf-8")
+    config.write_text(CONFIG + extra_config, "utf-8")
     return config

@@ -9,6 +9,7 @@ from dostoevsky.models import FastTextSocialNetworkModel
 from dostoevsky.tokenization import RegexTokenizer
 
 from nlp import sentiment
+from nlp.mood_text import MoodTokenizer, mood_tokens
 from nlp.sentiment import DEFAULT_MODEL_PATH, MOODS, MoodModel, MoodModelError, clean_text, preprocess, top_mood
 
 # Written for this test (not in the corpus): tone should be unmistakable.
@@ -40,7 +41,7 @@ def test_shipped_model_is_small_and_loads_through_dostoevsky(model: MoodModel) -
     assert DEFAULT_MODEL_PATH.stat().st_size < 5 * 1024 * 1024
     assert isinstance(model.backend, FastTextSocialNetworkModel)
     assert type(model.backend).MODEL_PATH == str(DEFAULT_MODEL_PATH.resolve())
-    assert isinstance(model.backend.tokenizer, RegexTokenizer)
+    assert isinstance(model.backend.tokenizer, MoodTokenizer) and isinstance(model.backend.tokenizer, RegexTokenizer)
     assert sorted(model.labels) == sorted(MOODS)
     assert model.official is False
     # dostoevsky's own class is untouched (our subclass carries the path).
@@ -82,6 +83,36 @@ def test_preprocess_is_dostoevskys_tokenisation(model: MoodModel) -> None:
     texts = ["Добрый день!\nСЧЁТ №318 оплатим 15-го, ок?", "ВЫ ВООБЩЕ ЧИТАЕТЕ?! 😡😡", "e-mail: a.b@c.ru; CTR 3,2%"]
     assert [preprocess(t) for t in texts] == model.backend.preprocess_input([clean_text(t) for t in texts])
     assert "\n" not in preprocess("a\nb") and preprocess("Привет, МИР") == "привет , мир"
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        (
+            "ВЫ ВООБЩЕ ЧИТАЕТЕ?! 😡😡",
+            ["вы", "вообще", "xxcaps", "читаете", "xxcaps", "?", "xxqexcl", "😡", "xxemoneg", "😡", "xxemoneg"],
+        ),
+        (
+            "ну ок :) 👍🏻❤️ спасибо)))",
+            ["ну", "ок", ":)", "xxsmile", "👍", "xxemopos", "❤", "xxemopos", "спасибо", "xxsmile"],
+        ),
+        ("Ещё раз!!! Где счёт??", ["еще", "раз", "!", "xxexcl", "где", "счет", "?", "xxqq"]),
+        ("ООО «Ромашка», НДС 20%, CTR", ["ооо", "«", "ромашка", "»", ",", "ндс", "20", "%", ",", "ctr"]),
+        ("опять(((", ["опять", "xxsad"]),
+        ("", []),
+    ],
+)
+def test_mood_tokens_markers(text: str, tokens: list[str]) -> None:
+    assert mood_tokens(text) == tokens
+    assert preprocess(text) == " ".join(tokens)
+
+
+def test_official_model_keeps_dostoevskys_plain_tokenizer(tmp_path, monkeypatch) -> None:
+    official = tmp_path / "fasttext-social-network-model.bin"
+    official.write_bytes(DEFAULT_MODEL_PATH.read_bytes())
+    monkeypatch.setattr(sentiment, "OFFICIAL_MODEL_PATH", official)
+    tokenizer = MoodModel.load(official=True).backend.tokenizer
+    assert type(tokenizer) is RegexTokenizer
 
 
 def test_fast_for_batches(model: MoodModel) -> None:

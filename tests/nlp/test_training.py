@@ -193,7 +193,7 @@ def test_training_file_uses_inference_tokenisation(tmp_path: Path) -> None:
     assert sorted(lines) == sorted(
         ["__label__positive " + preprocess("Спасибо,\nВСЁ ОК!"), "__label__neutral " + preprocess("Счёт №5")]
     )
-    assert "__label__positive спасибо , всё ок !" in lines
+    assert "__label__positive спасибо , все ок !" in lines
 
 
 def test_compute_metrics() -> None:
@@ -239,7 +239,7 @@ def test_run_end_to_end_with_feedback(tmp_path: Path, monkeypatch) -> None:
         [_row(f"t-{i}", text=text, mood=mood) for i, (text, mood) in enumerate(SMOKE_EXAMPLES * 2)],
     )
     feedback = _write(tmp_path / "verdicts.jsonl", [{"text": "спасибо, всё чётко", "mood": "positive"}])
-    out, card = tmp_path / "m.ftz", tmp_path / "MODEL_CARD.md"
+    out, card = tmp_path / "m.ftz", tmp_path / "README.md"
     assert (
         train_mood.main(["--data-dir", str(data), "--out", str(out), "--card", str(card), "--feedback", str(feedback)])
         == 0
@@ -254,9 +254,27 @@ def test_run_end_to_end_with_feedback(tmp_path: Path, monkeypatch) -> None:
         "## Retrain",
         "official",
         "Reviewer feedback added to train only: 1",
+        "texts per CPU second",
+        "Test metrics by corpus file",
+        "## How model scores and rule findings combine",
+        "nlp/analyzer.py",
     ):
         assert needle in text
     assert set(MoodModel.load(out).predict(["спасибо"])[0]) == set(MOODS)
+
+
+def test_make_model_is_byte_identical(tmp_path: Path, monkeypatch) -> None:
+    """Two full runs of the training command (grid, selection, quantization) on the same corpus: same bytes."""
+    monkeypatch.setattr(train_mood, "GRID", ({"epoch": 10, "lr": 0.5, "minn": 3, "maxn": 6},))
+    data = tmp_path / "data"
+    data.mkdir()
+    _write(data / "corpus_tiny.jsonl", [_row(f"t-{i}", text=t, mood=m) for i, (t, m) in enumerate(SMOKE_EXAMPLES * 2)])
+    small = {"dim": 16, "bucket": 5000}
+    a = train_mood.run(data, tmp_path / "a" / "m.ftz", None, base_params=small, quantize=SMOKE_QUANTIZE)
+    b = train_mood.run(data, tmp_path / "b" / "m.ftz", None, base_params=small, quantize=SMOKE_QUANTIZE)
+    assert a["sha256"] == b["sha256"]
+    assert (tmp_path / "a" / "m.ftz").read_bytes() == (tmp_path / "b" / "m.ftz").read_bytes()
+    assert a["base_params"]["dim"] == 16 and a["params"]["epoch"] == 10
 
 
 def test_run_reports_corpus_errors(tmp_path: Path, capsys) -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.charset import BASE64, QP, Charset
 from email.header import Header
 from email.message import EmailMessage
+from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, parseaddr
@@ -55,8 +56,16 @@ def _headers(msg, subject, msgid: str, sender: str, to: str, sent: datetime, cha
     return msg
 
 
-def plain(subject: str, body: str, msgid: str, *, sent: datetime = NOW, sender: str = CLIENT, to: str = MANAGER,
-          cte: str = "quoted-printable") -> EmailMessage:
+def plain(
+    subject: str,
+    body: str,
+    msgid: str,
+    *,
+    sent: datetime = NOW,
+    sender: str = CLIENT,
+    to: str = MANAGER,
+    cte: str = "quoted-printable",
+) -> EmailMessage:
     msg = EmailMessage()
     msg.set_content(body, charset="utf-8", cte=cte)
     return _headers(msg, subject, msgid, sender, to, sent)
@@ -87,8 +96,13 @@ INBOX_MAIL = {  # Message-ID -> (message, Maildir placement, expected subject, w
         "Цена нас не устраивает, бюджет урезали.",
     ),
     "cp1251-qp@romashka.ru": (
-        legacy("Сроки", "Опять перенесли сроки. Если до пятницы не исправите — расторгнем.", "cp1251-qp@romashka.ru",
-               "windows-1251", QP),
+        legacy(
+            "Сроки",
+            "Опять перенесли сроки. Если до пятницы не исправите — расторгнем.",
+            "cp1251-qp@romashka.ru",
+            "windows-1251",
+            QP,
+        ),
         {"flags": ""},
         "Сроки",
         "Опять перенесли сроки. Если до пятницы не исправите — расторгнем.",
@@ -197,8 +211,15 @@ def test_silent_server_times_out_as_a_connection_error():
     with socket.socket() as listener:  # accepts (kernel backlog) but never sends the IMAP greeting
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        acc = ImapAccount(name="anna", host="127.0.0.1", port=listener.getsockname()[1], security="plain",
-                          username="a", password="pw", timeout=0.3)
+        acc = ImapAccount(
+            name="anna",
+            host="127.0.0.1",
+            port=listener.getsockname()[1],
+            security="plain",
+            username="a",
+            password="pw",
+            timeout=0.3,
+        )
         with pytest.raises(ImapConnectionError, match="timed out"):
             list(read_imap(acc, {}))
 
@@ -227,10 +248,13 @@ def test_default_folders_are_inbox_and_sent(imap_server):
 
 
 def test_default_folders_prefer_special_use_then_known_names():
-    assert default_folders([((b"\\HasNoChildren",), b"/", "INBOX"), ((b"\\Sent",), b"/", "Исходящие"),
-                            ((), b"/", "Sent")]) == ("INBOX", "Исходящие")
+    assert default_folders(
+        [((b"\\HasNoChildren",), b"/", "INBOX"), ((b"\\Sent",), b"/", "Исходящие"), ((), b"/", "Sent")]
+    ) == ("INBOX", "Исходящие")
     assert default_folders([((), b".", "INBOX"), ((), b".", "Sent"), ((), b".", "Отправленные")]) == (
-        "INBOX", "Отправленные")
+        "INBOX",
+        "Отправленные",
+    )
     assert default_folders([((), b".", "INBOX"), ((), b".", "INBOX.Sent Items")]) == ("INBOX", "INBOX.Sent Items")
     assert default_folders([((b"\\Noselect",), b"/", "Sent"), ((), b"/", "INBOX")]) == ("INBOX",)
 
@@ -394,13 +418,45 @@ def test_every_session_logged_out(imap_server):
     assert logins > 10 and logouts == logins, [line for line in log.splitlines() if "Disconnected" in line]
 
 
+# -- attachments are skimmed before parsing, with the same result ----------------------------------------
+
+
+def _with_attachments(msgid: str | None) -> MIMEMultipart:
+    msg = MIMEMultipart("mixed")
+    msg.attach(alternative())  # windows-1251 base64 text + utf-8 HTML: text parts are never skimmed
+    pdf = MIMEApplication(bytes(range(256)) * 400, "pdf", Name="акт.pdf")
+    pdf.add_header("Content-Disposition", "attachment", filename=("utf-8", "", "акт.pdf"))
+    msg.attach(pdf)
+    msg.attach(MIMEText("строка;в;csv\n" * 2000, "csv", "utf-8"))  # text/csv attachment in base64: kept
+    for name, value in alternative().items():
+        if name not in ("Content-Type", "MIME-Version") and (msgid or name != "Message-ID"):
+            msg[name] = value if name != "Message-ID" else f"<{msgid}>"
+    return msg
+
+
+@pytest.mark.parametrize("msgid", ["skim@romashka.ru", None])
+def test_attachments_are_skimmed_before_parsing_with_the_same_result(imap_server, msgid):
+    from sources.email.mime import parse_email
+    from sources.email.skim import skim
+
+    raw = to_bytes(_with_attachments(msgid))
+    assert len(skim(raw)) < len(raw) - 130_000  # the PDF's payload is left out of parsing, the CSV's kept
+    folder = f"Skim-{bool(msgid)}"
+    imap_server.deliver(folder, raw)
+    (got,) = messages(list(read_imap(account(imap_server, (folder,)), {})))
+    expected = parse_email(raw, source="anna", folder=folder)
+    assert got == expected and got.raw == raw
+    assert got.text == "Хотим обсудить продление договора на следующий год."
+    assert "2 attachment(s) ignored" in got.notes
+    assert got.item_id == (msgid or expected.item_id) and (msgid or got.item_id.startswith("sha256:"))
+
+
 # Last on purpose: after a failed login Dovecot delays every login from 127.0.0.1 for a few seconds
 # (auth penalty, notes/dovecot.md pitfall 9), which would slow down any test that came after it.
 def test_wrong_password(imap_server, caplog):
     caplog.set_level(logging.DEBUG)
     wrong = "Wrong-Pa55word-xyz"
-    acc = account(imap_server, security="tls", port=imap_server.tls_port, ca_file=imap_server.ca_file,
-                  password=wrong)
+    acc = account(imap_server, security="tls", port=imap_server.tls_port, ca_file=imap_server.ca_file, password=wrong)
     with pytest.raises(ImapAuthError) as caught:
         list(read_imap(acc, {}))
     message = str(caught.value)

@@ -1,0 +1,161 @@
+"""The learned label classifier: fastText one-vs-all over the analyzer's own tokens and rule findings.
+
+Labels: ``objection.<category>``, ``conflict.<type>``, ``signal.<family>`` and ``escalate``; each gets an
+independent probability (``loss='ova'``: a sigmoid per label), so a message may carry several.
+
+Input features (:func:`features`) come from the spaCy doc the rule pipeline has already built, so the
+classifier adds no tokenisation of its own: the cached pymorphy3 lemmas of the words (lemmas generalise over
+Russian inflection: «расторгнем», «расторгаем», «расторжение» share stems, and fastText's character n-grams
+cover the rest), plus one token per rule finding that survived the scope components (``__r_conflict_termination``
+and its scope flags, ``__f_conditional``...), one per finding the scope components dropped (``__neg_objection_price``:
+negated or neutral in context), document cues (``__cue_sarcasm``, ``__cue_shouting``, ``__cue_repeat``,
+``__cue_damage``, ``__cue_intensity``), and the direction (``__dir_out``). The classifier thus learns both
+words the patterns never listed and how far to trust each rule.
+
+The shipped model (``nlp/models/clientpulse-labels.ftz``) is trained by ``python -m nlp.training.train_labels``;
+its per-label thresholds (chosen on the dev split) live next to it in ``clientpulse-labels.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from spacy.tokens import Doc, Span
+
+from nlp.scope import doc_flags, dropped, flags, signal_spans
+from nlp.types import CONFLICTS, KPI_SIGNALS, OBJECTIONS
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL_PATH = MODELS_DIR / "clientpulse-labels.ftz"
+LABELS = (
+    *(f"objection.{c}" for c in OBJECTIONS),
+    *(f"conflict.{c}" for c in CONFLICTS),
+    *(f"signal.{s}" for s in KPI_SIGNALS),
+    "escalate",
+)
+_KEEP_PUNCT = frozenset({"!", "?", ")", "("})
+
+
+class LabelModelError(RuntimeError):
+    """The label classifier cannot be loaded (missing or unreadable model or thresholds file)."""
+
+
+def _label_key(family: str, label: str) -> str:
+    if family in ("objection", "conflict"):
+        return f"{family}_{label}"
+    return f"signal_{family}"
+
+
+def _words(tokens: Iterable) -> list[str]:
+    out = []
+    for t in tokens:
+        if t.is_space:
+            continue
+        if t.is_punct and t.text not in _KEEP_PUNCT:
+            continue
+        lemma = (t.lemma_ or t.text).lower()
+        out.append("<num>" if any(ch.isdigit() for ch in lemma) else lemma)
+    return out
+
+
+def _rule_tokens(doc: Doc, within: Span | None = None) -> list[str]:
+    out = []
+    for family, span in signal_spans(doc):
+        if within is not None and not (within.start <= span.start < within.end):
+            continue
+        key = _label_key(family, span.label_)
+        out.append(f"__r_{key}")
+        out.extend(f"__f_{flag}" for flag in sorted(flags(doc, family, span)))
+    if within is None:
+        out.extend(f"__neg_{_label_key(family, label)}" for family, label, *_ in dropped(doc))
+    return out
+
+
+def _cue_tokens(doc: Doc) -> list[str]:
+    cues = doc_flags(doc)
+    out = [f"__cue_{name}" for name in ("sarcasm", "shouting", "repeat", "damage") if cues.get(name)]
+    intensity = float(cues.get("intensity", 0.0) or 0.0)  # type: ignore[arg-type]
+    if intensity >= 0.25:
+        out.append("__cue_intensity" if intensity < 0.5 else "__cue_intensity_high")
+    return out
+
+
+def features(doc: Doc, direction: str = "in") -> str:
+    """The classifier's input line for a whole message (the same function at training and at inference)."""
+    tokens = _words(doc) + _rule_tokens(doc) + _cue_tokens(doc)
+    if direction == "out":
+        tokens.append("__dir_out")
+    return " ".join(tokens)
+
+
+def sentence_features(doc: Doc, sentence: Span, direction: str = "in") -> str:
+    """The input line for one sentence (to find which sentence carries a label the rules did not find)."""
+    tokens = _words(sentence) + _rule_tokens(doc, sentence)
+    if direction == "out":
+        tokens.append("__dir_out")
+    return " ".join(tokens)
+
+
+class LabelModel:
+    """A loaded label classifier with its dev-tuned thresholds. ``LabelModel.load()`` is cached per file."""
+
+    _cache: dict[Path, LabelModel] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, model, thresholds: dict[str, float], path: Path, meta: dict | None = None) -> None:
+        self.model = model
+        self.thresholds = thresholds
+        self.path = path
+        self.meta = meta or {}
+        self._labels = [label.removeprefix("__label__") for label in model.get_labels()]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> LabelModel:
+        model_path = Path(path) if path is not None else DEFAULT_MODEL_PATH
+        meta_path = model_path.with_suffix(".json")
+        if not model_path.is_file() or not meta_path.is_file():
+            raise LabelModelError(
+                f"label model not found: {model_path} (+ {meta_path.name}); build it with "
+                "`python -m nlp.training.train_labels`"
+            )
+        key = model_path.resolve()
+        with cls._lock:
+            if key in cls._cache:
+                return cls._cache[key]
+            import fasttext
+
+            try:
+                with contextlib.redirect_stderr(io.StringIO()):
+                    model = fasttext.load_model(str(key))
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                thresholds = {str(k): float(v) for k, v in meta["thresholds"].items()}
+            except (ValueError, OSError, KeyError, TypeError) as exc:
+                raise LabelModelError(f"cannot load label model {key}: {exc}") from exc
+            loaded = cls(model, thresholds, key, meta)
+            cls._cache[key] = loaded
+            return loaded
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self._labels)
+
+    def scores(self, lines: list[str]) -> list[dict[str, float]]:
+        """Probability of every label for each feature line (labels the model lacks get 0)."""
+        if not lines:
+            return []
+        labels, probs = self.model.predict(lines, k=-1, threshold=0.0)
+        out = []
+        for names, values in zip(labels, probs, strict=True):
+            row = dict.fromkeys(LABELS, 0.0)
+            for name, value in zip(names, values, strict=True):
+                row[name.removeprefix("__label__")] = min(float(value), 1.0)
+            out.append(row)
+        return out
+
+    def passes(self, label: str, probability: float) -> bool:
+        return probability >= self.thresholds.get(label, 1.01)

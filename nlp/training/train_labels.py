@@ -1,0 +1,242 @@
+"""Train the label classifier (nlp/labels.py) and tune how it combines with the rules (nlp/combine.py).
+
+    python -m nlp.training.train_labels            # -> nlp/models/clientpulse-labels.ftz + .json
+
+Reproducible: fixed seed, ``thread=1``, a fixed hyperparameter grid. Training uses the train split only;
+hyperparameters, per-label thresholds, rule vetoes and the escalate threshold are chosen on the dev split
+only; the test split is never read here (``clientpulse evaluate`` measures it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fasttext
+
+from nlp.combine import allowed, decide_escalate, label_of, model_labels
+from nlp.labels import DEFAULT_MODEL_PATH, LABELS, LabelModel, features
+from nlp.training.corpus import CorpusRow, load_corpus, split
+
+SEED = 20240601
+BASE_PARAMS: dict[str, Any] = {"loss": "ova", "seed": SEED, "thread": 1, "verbose": 0, "minCount": 1}
+BASE_PARAMS["bucket"] = 200_000
+# Word bigrams and character n-grams (wordNgrams=2, minn=3) were tried: after quantization they scored lower on
+# dev, made the file 5+ MB and took minutes to quantize, so the grid keeps unigrams of lemmas.
+GRID: dict[str, list[Any]] = {
+    "epoch": [25, 40, 60],
+    "lr": [0.3, 0.5],
+    "dim": [50],
+    "wordNgrams": [1],
+    "minn": [0],
+}
+QUANTIZE = {"qnorm": True, "retrain": False, "cutoff": 0}
+THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 19)]  # 0.05 … 0.90
+VETOES = [0.0, 0.02, 0.05, 0.1]
+ESCALATE_MIN_RECALL = 0.96  # a margin over the 0.95 target
+ESCALATE_MIN_PRECISION = 0.80
+ESCALATE_GRID = [0.005, 0.01, *(round(0.02 * i, 2) for i in range(1, 50))]
+NONE_LABEL = "__label__none"
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    line: str  # the classifier's features
+    gold: frozenset[str]  # labels in LABELS
+    rules: frozenset[str]  # labels the rules found (direction rules applied)
+    rule_escalate: bool
+    direction: str
+
+
+def gold_labels(row: CorpusRow) -> frozenset[str]:
+    out = {f"objection.{o}" for o in row.objections} | {f"conflict.{c}" for c in row.conflicts}
+    out |= {f"signal.{s}" for s in row.signals}
+    if row.escalate:
+        out.add("escalate")
+    return frozenset(out)
+
+
+def build_examples(rows: Sequence[CorpusRow]) -> list[Example]:
+    """Run the rule pipeline once per row: the feature line and the rule-only labels and escalate."""
+    from nlp.analyzer import _hits, should_escalate
+    from nlp.pipeline import get_pipeline
+    from nlp.scope import doc_flags
+    from nlp.sentiment import MoodModel
+
+    texts = [r.text for r in rows]
+    moods = MoodModel.load().predict(texts)
+    out = []
+    for row, doc, mood in zip(rows, get_pipeline().pipe(texts, batch_size=256), moods, strict=True):
+        hits = _hits(doc, row.direction)
+        out.append(
+            Example(
+                line=features(doc, row.direction),
+                gold=gold_labels(row),
+                rules=frozenset(label_of(h.finding) for h in hits),
+                rule_escalate=should_escalate(hits, doc_flags(doc), row.direction, mood),
+                direction=row.direction,
+            )
+        )
+    return out
+
+
+def write_training_file(examples: Sequence[Example], path: Path) -> Path:
+    with path.open("w", encoding="utf-8") as handle:
+        for ex in examples:
+            labels = " ".join(f"__label__{label}" for label in sorted(ex.gold)) or NONE_LABEL
+            handle.write(f"{labels} {ex.line}\n")
+    return path
+
+
+def _f1(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def _counts(examples: Sequence[Example], probs: Sequence[dict[str, float]], label: str, t: float, veto: float):
+    tp = fp = fn = 0
+    for ex, p in zip(examples, probs, strict=True):
+        score = p.get(label, 0.0)
+        veto_here = veto if ex.direction == "in" else 0.0
+        pred = allowed(label, ex.direction) and (score >= veto_here if label in ex.rules else score >= t)
+        gold = label in ex.gold
+        tp, fp, fn = tp + (pred and gold), fp + (pred and not gold), fn + (gold and not pred)
+    return tp, fp, fn
+
+
+def final_labels(ex: Example, probs: dict[str, float], thresholds: dict[str, float], vetoes: dict[str, float]):
+    """The labels nlp.combine.combine reports for one example (without spans)."""
+    out = set()
+    for label in model_labels():
+        score = probs.get(label, 0.0)
+        veto = vetoes[label] if ex.direction == "in" else 0.0
+        if allowed(label, ex.direction) and (score >= veto if label in ex.rules else score >= thresholds[label]):
+            out.add(label)
+    return out
+
+
+def tune(examples: Sequence[Example], probs: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """Per-label threshold and veto maximising the dev F1 of the combination; then the escalate threshold."""
+    thresholds: dict[str, float] = {}
+    vetoes: dict[str, float] = {}
+    family_counts: dict[str, list[int]] = {}
+    for label in model_labels():
+        best = max(
+            ((t, v, _counts(examples, probs, label, t, v)) for t in THRESHOLDS for v in VETOES),
+            key=lambda c: (_f1(*c[2]), c[0], -c[1]),  # ties: the stricter threshold, the milder veto
+        )
+        thresholds[label], vetoes[label] = best[0], best[1]
+        family = label.split(".")[0]
+        family_counts.setdefault(family, [0, 0, 0])
+        family_counts[family] = [a + b for a, b in zip(family_counts[family], best[2], strict=True)]
+    finals = [final_labels(ex, p, thresholds, vetoes) for ex, p in zip(examples, probs, strict=True)]
+    thresholds["escalate"], escalate = _tune_escalate(examples, probs, finals)
+    return {
+        "thresholds": thresholds,
+        "veto": vetoes,
+        "dev": {
+            **{f"{family}_micro_f1": round(_f1(*c), 4) for family, c in family_counts.items()},
+            "escalate": escalate,
+        },
+    }
+
+
+def _tune_escalate(
+    examples: Sequence[Example], probs: Sequence[dict[str, float]], finals: Sequence[set[str]]
+) -> tuple[float, dict]:
+    rows = []
+    for t in ESCALATE_GRID:
+        tp = fp = fn = 0
+        for ex, p, labels in zip(examples, probs, finals, strict=True):
+            pred = decide_escalate(
+                ex.direction, ex.rule_escalate, labels, labels - ex.rules, p.get("escalate", 0.0) >= t
+            )
+            gold = "escalate" in ex.gold
+            tp, fp, fn = tp + (pred and gold), fp + (pred and not gold), fn + (gold and not pred)
+        rows.append((t, tp / (tp + fn) if tp + fn else 0.0, tp / (tp + fp) if tp + fp else 0.0, _f1(tp, fp, fn)))
+    both = [r for r in rows if r[1] >= ESCALATE_MIN_RECALL and r[2] >= ESCALATE_MIN_PRECISION]
+    precise = [r for r in rows if r[2] >= ESCALATE_MIN_PRECISION]
+    if both:
+        t, recall, precision, f1 = max(both, key=lambda r: (r[3], r[0]))
+    elif precise:
+        t, recall, precision, f1 = max(precise, key=lambda r: (r[1], r[0]))
+    else:
+        t, recall, precision, f1 = max(rows, key=lambda r: (r[3], r[0]))
+    return t, {"threshold": t, "recall": round(recall, 4), "precision": round(precision, 4), "f1": round(f1, 4)}
+
+
+def _probs(model: Any, examples: Sequence[Example]) -> list[dict[str, float]]:
+    return LabelModel(model, {}, Path("."), {}).scores([ex.line for ex in examples])
+
+
+def _selection_score(tuned: dict[str, Any]) -> float:
+    dev = tuned["dev"]
+    return (dev["objection_micro_f1"] + dev["conflict_micro_f1"] + dev["signal_micro_f1"] + dev["escalate"]["f1"]) / 4
+
+
+def train(
+    train_examples: Sequence[Example],
+    dev_examples: Sequence[Example],
+    out_path: Path,
+    *,
+    grid: dict[str, list[Any]] | None = None,
+    quantize: bool = True,
+    log=print,
+) -> dict[str, Any]:
+    """Select hyperparameters on dev, train, quantize, tune thresholds on dev; write ``out_path`` + ``.json``."""
+    grid = grid or GRID
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="labels-train-") as tmp:
+        train_file = write_training_file(train_examples, Path(tmp) / "train.txt")
+        trials = []
+        for values in itertools.product(*grid.values()):
+            params = dict(zip(grid, values, strict=True))
+            if params.get("minn"):
+                params["maxn"] = params["minn"] + 2
+            started = time.perf_counter()
+            model = fasttext.train_supervised(input=str(train_file), **BASE_PARAMS, **params)
+            if quantize:  # select what ships: quantization costs bigram models several points
+                model.quantize(input=str(train_file), verbose=0, **QUANTIZE)
+            tuned = tune(dev_examples, _probs(model, dev_examples))
+            trials.append((params, _selection_score(tuned), time.perf_counter() - started))
+            log(f"{params} dev score {trials[-1][1]:.4f} ({trials[-1][2]:.1f} s)")
+        params = max(trials, key=lambda t: t[1])[0]
+        model = fasttext.train_supervised(input=str(train_file), **BASE_PARAMS, **params)
+        if quantize:
+            model.quantize(input=str(train_file), verbose=0, **QUANTIZE)
+        model.save_model(str(out_path))
+    tuned = tune(dev_examples, _probs(model, dev_examples))
+    meta = {
+        "labels": list(LABELS),
+        "params": {**BASE_PARAMS, **params},
+        "quantized": quantize,
+        **tuned,
+        "grid": [{"params": p, "dev_score": round(s, 4)} for p, s, _ in trials],
+    }
+    out_path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return meta
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    parts = split(load_corpus(args.data_dir))
+    started = time.perf_counter()
+    train_examples, dev_examples = build_examples(parts["train"]), build_examples(parts["dev"])
+    print(f"features: {time.perf_counter() - started:.1f} s for {len(train_examples) + len(dev_examples)} rows")
+    meta = train(train_examples, dev_examples, args.out)
+    print(json.dumps({k: meta[k] for k in ("params", "dev")}, ensure_ascii=False, indent=1))
+    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB) and {args.out.with_suffix('.json').name}")
+
+
+if __name__ == "__main__":
+    main()

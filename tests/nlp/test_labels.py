@@ -1,0 +1,101 @@
+"""The label classifier (nlp/labels.py), its training (nlp/training/train_labels.py) and the combination with
+the rules (nlp/combine.py), on the real pipeline, the real shipped model and real corpus rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp.analyzer import AnalyzeInput, Analyzer, find_signals
+from nlp.combine import combine
+from nlp.labels import DEFAULT_MODEL_PATH, LABELS, LabelModel, features
+from nlp.pipeline import get_pipeline
+from nlp.sentiment import MoodModel
+from nlp.training import train_labels
+from nlp.training.corpus import load_corpus, split
+
+
+@pytest.fixture(scope="module")
+def model() -> LabelModel:
+    return LabelModel.load()
+
+
+@pytest.fixture(scope="module")
+def analyzer(model: LabelModel) -> Analyzer:
+    return Analyzer(MoodModel.load(), label_model=model)
+
+
+def one(analyzer: Analyzer, text: str, direction: str = "in"):
+    return analyzer.analyze([AnalyzeInput(text, direction)])[0]
+
+
+def test_shipped_model_loads(model: LabelModel) -> None:
+    assert DEFAULT_MODEL_PATH.stat().st_size < 5 * 2**20
+    assert set(LABELS) <= set(model.labels)
+    assert set(model.thresholds) == set(LABELS)
+    assert model.meta["params"]["loss"] == "ova" and model.meta["params"]["thread"] == 1
+    probs = model.scores(["расторгнуть договор"])[0]
+    assert set(probs) >= set(LABELS) and all(0.0 <= p <= 1.0 for p in probs.values())
+
+
+def test_acceptance_example(analyzer: Analyzer) -> None:
+    result = one(analyzer, "Если до пятницы не исправите, расторгнем договор.")
+    assert "termination" in {f.label for f in result.conflicts}
+    assert result.escalate is True
+
+
+def test_negated_price_is_no_objection(analyzer: Analyzer) -> None:
+    result = one(analyzer, "Цена нас устраивает, давайте подписывать.")
+    assert "price" not in {f.label for f in result.objections}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Дорого. У конкурентов дешевле, решение за директором.",
+        "Понимаем, что для вас это дорого и сейчас не время, вернёмся в следующем квартале.",
+        "Если до пятницы не исправите, расторгнем договор.",
+    ],
+)
+def test_outgoing_messages_carry_no_objections(analyzer: Analyzer, text: str) -> None:
+    result = one(analyzer, text, "out")
+    assert result.objections == []
+    assert {f.label for f in result.conflicts} <= {"hostility"}
+
+
+def test_model_only_label_reports_the_best_sentence(model: LabelModel) -> None:
+    text = "Добрый день! Спасибо за презентацию. Но это для нас слишком дорого, бюджет урезали."
+    doc = get_pipeline()(text)
+    probs = model.scores([features(doc)])[0]
+    eager = LabelModel(model.model, {**dict.fromkeys(LABELS, 1.01), "objection.price": 0.0}, model.path, {})
+    found, _ = combine(doc, "in", (), False, eager, probs)
+    (price,) = found
+    assert (price.family, price.label, price.rule) == ("objection", "price", "model.objection.price")
+    assert price.confidence == round(probs["objection.price"], 2)
+    assert text[price.start : price.end] == price.text and "дорого" in price.text
+    assert combine(doc, "out", (), False, eager, probs)[0] == ()  # never an objection on our own message
+
+
+def test_veto_drops_a_rule_finding(model: LabelModel) -> None:
+    text = "Это для нас слишком дорого."
+    doc = get_pipeline()(text)
+    (rule_findings,) = find_signals([doc])
+    assert "price" in {f.label for f in rule_findings}
+    probs = model.scores([features(doc)])[0]
+    strict = LabelModel(model.model, dict.fromkeys(LABELS, 1.01), model.path, {"veto": {"objection.price": 1.01}})
+    kept, escalate = combine(doc, "in", rule_findings, False, strict, probs)
+    assert "price" not in {f.label for f in kept} and escalate is False
+
+
+def test_training_smoke(tmp_path) -> None:
+    parts = split(load_corpus())
+    train = train_labels.build_examples(parts["train"][:100])
+    dev = train_labels.build_examples(parts["dev"][:40])
+    grid = {"epoch": [5], "lr": [0.5], "dim": [10], "wordNgrams": [1], "minn": [0]}
+    out = tmp_path / "labels.ftz"
+    meta = train_labels.train(train, dev, out, grid=grid, log=lambda _: None)
+    again = train_labels.train(train, dev, tmp_path / "again.ftz", grid=grid, log=lambda _: None)
+    assert out.is_file() and out.with_suffix(".json").is_file()
+    assert set(meta["thresholds"]) == set(LABELS)
+    assert meta["thresholds"] == again["thresholds"]  # fixed seed, one thread: reproducible
+    loaded = LabelModel.load(out)
+    assert loaded.scores([dev[0].line]) == LabelModel.load(tmp_path / "again.ftz").scores([dev[0].line])
