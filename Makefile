@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint model evaluate bench lock clean
+.PHONY: demo test test-all lint model labels evaluate bench bench-imap lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,11 +31,17 @@ lint: $(STAMP)
 model: $(STAMP)
 	$(BIN)/python -m nlp.training.train_mood
 
+labels: $(STAMP)
+	$(BIN)/python -m nlp.training.train_labels
+
 evaluate: $(STAMP)
 	$(BIN)/clientpulse evaluate
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/analyze.py
+
+bench-imap: $(STAMP)
+	$(BIN)/python benchmarks/imap_ingest.py --runs 3
 
 # Upgrade: edit the ranges in pyproject.toml, then `make lock` and commit requirements.lock.
 lock:
