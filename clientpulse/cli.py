@@ -102,6 +102,7 @@ def demo(
 
     client, text = render_brief(settings, None, as_of=parse_moment(DEMO_AS_OF, settings), fmt="md")
     path = DEMO_DIR / "data" / f"brief-{client}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)  # the database may live elsewhere ($CLIENTPULSE_DATABASE_URL)
     path.write_text(text, encoding="utf-8")
     console.print(f"Брифинг самого напряжённого клиента ({client}): {path}", highlight=False)
 
