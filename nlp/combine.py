@@ -15,7 +15,10 @@ For every label (objection category, conflict type, KPI signal family):
    The classifier sees the rule token together with the rest of the message, e.g. a threat word inside a calm
    contract negotiation or «счёт» in a message that is not about paying. On dev the veto adds about 0.01 F1 to
    objections and conflicts and 0.02 to KPI signals (the receivable rules are the least precise).
-2. **Only the model fires** (probability ≥ the label's dev-tuned threshold): the label is reported with the
+2. **Only the model fires** (probability ≥ the label's dev-tuned threshold, and, for the labels listed in
+   ``lexicons/label_cues.txt``, some lexical support in the message: the classifier also learns shapes, and
+   «если удержите цены — шансы хорошие» has the shape of a conditional threat with nothing about leaving;
+   the cue list was checked on dev, where it costs no termination F1): the label is reported with the
    span of the sentence that scores highest for it, rule id ``model.<label>`` and the probability as its
    confidence. The evidence is then a whole sentence, not a phrase: reviewers see where, not why.
 3. **Direction**: an outgoing (our) message gets no objections, and hostility is the only conflict it can
@@ -35,6 +38,8 @@ dev F1 of this very combination; the test split is never used for tuning.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
 
 from spacy.tokens import Doc
 
@@ -42,6 +47,7 @@ from nlp.labels import LabelModel, sentence_features
 from nlp.types import CONFLICTS, KPI_SIGNALS, OBJECTIONS, Finding
 
 OUTGOING_CONFLICTS = frozenset({"hostility"})
+CUES_FILE = Path(__file__).with_name("lexicons") / "label_cues.txt"
 # A reported conflict of these types escalates an incoming message whichever source found it (LABELS.md).
 ESCALATING_LABELS = frozenset(
     {"conflict.termination", "conflict.legal", "conflict.hostility", "conflict.escalation_request"}
@@ -62,6 +68,25 @@ def allowed(label: str, direction: str) -> bool:
     if family == "objection":
         return False
     return family != "conflict" or name in OUTGOING_CONFLICTS
+
+
+@cache
+def _cues() -> dict[str, tuple[str, ...]]:
+    cues = {}
+    for line in CUES_FILE.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            label, _, prefixes = line.partition(":")
+            cues[label.strip()] = tuple(prefixes.split())
+    return cues
+
+
+def has_cue(doc: Doc, label: str) -> bool:
+    """Whether a label the classifier alone found has lexical support in the message (lexicons/label_cues.txt)."""
+    prefixes = _cues().get(label)
+    if not prefixes:
+        return True
+    return any(word.startswith(prefixes) for token in doc for word in (token.lower_, token.lemma_.lower()))
 
 
 def model_labels() -> list[str]:
@@ -87,7 +112,10 @@ def combine(
     missing = [
         label
         for label in model_labels()
-        if label not in found and allowed(label, direction) and model.passes(label, probs.get(label, 0.0))
+        if label not in found
+        and allowed(label, direction)
+        and model.passes(label, probs.get(label, 0.0))
+        and has_cue(doc, label)
     ]
     added = _model_findings(doc, direction, missing, model, probs) if missing else []
     out = sorted([*kept, *added], key=lambda f: (f.start, f.end, f.family, f.label))
