@@ -87,3 +87,15 @@ def mood_feedback(session: Session) -> MoodFeedback:
         result.dismissed_messages = len(evidence)
         result.dismissed_with_mood = len(evidence & used)
     return result
+
+
+def mark_wrong(
+    session: Session, *, message_id: int, signal_id: int | None, corrected_label: str, actor: str, note: str, now
+) -> FindingReview:
+    """Record that a finding (``signal_id``) or a message's mood (``signal_id=None``, with the right mood in
+    ``corrected_label``) is wrong. Commits."""
+    review = FindingReview(message_id=message_id, signal_id=signal_id, verdict="wrong",
+                           corrected_label=corrected_label, actor=actor, note=note, at=now)  # fmt: skip
+    session.add(review)
+    session.commit()
+    return review

@@ -14,8 +14,9 @@ from fastapi.responses import RedirectResponse, Response
 from clientpulse.web.app import db, flash, render
 from clientpulse.web.auth import check_csrf, current_user, log_in, log_out
 from clientpulse.web.queries import NotFound
+from storage.feedback import mark_wrong
 from storage.flags import InvalidTransition, review_flag
-from storage.models import FindingReview, Message, Signal
+from storage.models import Message, Signal
 
 router = APIRouter()
 NOTE_LIMIT = 2000
@@ -80,11 +81,8 @@ async def finding_wrong(request: Request, signal_id: int) -> Response:
         signal = s.get(Signal, signal_id)
         if signal is None:
             raise NotFound(f"signal {signal_id}")
-        s.add(
-            FindingReview(message_id=signal.message_id, signal_id=signal.id, verdict="wrong",
-                          corrected_label="", actor=user.login, note=_note(form), at=datetime.now(UTC))
-        )  # fmt: skip
-        s.commit()
+        mark_wrong(s, message_id=signal.message_id, signal_id=signal.id, corrected_label="", actor=user.login,
+                   note=_note(form), now=datetime.now(UTC))  # fmt: skip
     flash(request, "Находка отмечена как ошибочная. Спасибо: это пойдёт в обучение.")
     return _back(f"/messages/{signal.message_id}")
 
@@ -99,10 +97,7 @@ async def mood_wrong(request: Request, message_id: int) -> Response:
         user = current_user(request, s, request.app.state.settings)
         if s.get(Message, message_id) is None:
             raise NotFound(f"message {message_id}")
-        s.add(
-            FindingReview(message_id=message_id, signal_id=None, verdict="wrong", corrected_label=mood,
-                          actor=user.login, note=_note(form), at=datetime.now(UTC))
-        )  # fmt: skip
-        s.commit()
+        mark_wrong(s, message_id=message_id, signal_id=None, corrected_label=mood, actor=user.login,
+                   note=_note(form), now=datetime.now(UTC))  # fmt: skip
     flash(request, "Настроение исправлено. Спасибо: это пойдёт в обучение.")
     return _back(f"/messages/{message_id}")
