@@ -33,6 +33,7 @@ from nlp.labels import LabelModel, features
 from nlp.pipeline import get_pipeline
 from nlp.rules import rule_meta
 from nlp.scope import doc_flags, flags, signal_spans
+from nlp.table import table
 from nlp.types import MOODS, Finding, MessageAnalysis
 
 DIRECTIONS = ("in", "out")
@@ -182,7 +183,8 @@ def should_escalate(
 
 
 def _hits(doc: Doc, direction: str) -> list[_Hit]:
-    quoted = [(m.start(), m.end()) for m in _QUOTED_LINE.finditer(doc.text)] if ">" in doc.text else []
+    text = table(doc).doc_text
+    quoted = [(m.start(), m.end()) for m in _QUOTED_LINE.finditer(text)] if ">" in text else []
     raw: list[_Hit] = []
     for family, span in signal_spans(doc):
         if direction == "out" and (
@@ -203,7 +205,7 @@ def _hits(doc: Doc, direction: str) -> list[_Hit]:
             confidence=round(confidence, 2),
         )
         raw.append(_Hit(finding, span_flags))
-    return _merge(doc.text, raw)
+    return _merge(text, raw)
 
 
 def _merge(text: str, hits: list[_Hit]) -> list[_Hit]:

@@ -7,10 +7,13 @@ Negation, conditions and sarcasm look only inside these units.
 
 from __future__ import annotations
 
+import numpy
+from spacy.attrs import SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from nlp.lexicon import words
+from nlp.table import DocTable, table
 
 CLAUSE_PUNCT = frozenset({",", ";", ":", "(", ")", "—", "–", "-", "--", "«", "»", '"'})
 
@@ -18,18 +21,27 @@ CLAUSE_PUNCT = frozenset({",", ";", ":", "(", ")", "—", "–", "-", "--", "«"
 @Language.component("cp_sentencizer")
 def sentencizer(doc: Doc) -> Doc:
     """Sentence starts after sentence-final punctuation and after a line break; «!!!» stays with its sentence."""
-    after_end = True
-    for token in doc:
-        first = token.i == 0
-        if token.is_space:
-            token.is_sent_start = first
-            after_end = after_end or "\n" in token.text
-        elif _is_end_punct(token.text):
-            token.is_sent_start = first
+    tab = table(doc)
+    starts: list[int] = []
+    sent_ids: list[int] = []
+    after_end, sid = True, -1
+    for i, text in enumerate(tab.text):
+        if tab.space[i]:
+            start = i == 0
+            after_end = after_end or "\n" in text
+        elif _is_end_punct(text):
+            start = i == 0
             after_end = True
         else:
-            token.is_sent_start = first or after_end
+            start = i == 0 or after_end
             after_end = False
+        starts.append(1 if start else -1)
+        if start or i == 0:
+            sid += 1
+        sent_ids.append(sid)
+    if starts:
+        doc.from_array([SENT_START], numpy.array(starts, dtype="int64").view("uint64"))
+    doc.user_data["cp.sent_ids"] = sent_ids
     return doc
 
 
@@ -56,31 +68,31 @@ def clause_ids(doc: Doc) -> list[int]:
     if cached is None:
         breaks = words("clause_breaks")
         sents = sentence_ids(doc)
+        tab = table(doc)
         cached, cid = [], 0
-        for token in doc:
-            i = token.i
-            if i and (sents[i] != sents[i - 1] or _opens_clause(doc, i, breaks) or _closes_clause(doc, i - 1)):
+        for i in range(len(tab)):
+            if i and (sents[i] != sents[i - 1] or _opens_clause(tab, i, breaks) or _closes_clause(tab, i - 1)):
                 cid += 1
             cached.append(cid)
         doc.user_data["cp.clause_ids"] = cached
     return cached
 
 
-def _closes_clause(doc: Doc, i: int) -> bool:
-    token = doc[i]
-    if token.is_space:
-        return "\n" in token.text
-    if token.text in CLAUSE_PUNCT:
+def _closes_clause(tab: DocTable, i: int) -> bool:
+    text = tab.text[i]
+    if tab.space[i]:
+        return "\n" in text
+    if text in CLAUSE_PUNCT:
         # «когда-нибудь», «из-за»: a hyphen glued to its words is no dash
-        return token.text != "-" or bool(token.whitespace_) or (i > 0 and bool(doc[i - 1].whitespace_))
+        return text != "-" or tab.ws[i] or (i > 0 and tab.ws[i - 1])
     return False
 
 
-def _opens_clause(doc: Doc, i: int, breaks: frozenset[str]) -> bool:
-    token = doc[i]
-    if token.text in CLAUSE_PUNCT and token.text not in ("-",):
+def _opens_clause(tab: DocTable, i: int, breaks: frozenset[str]) -> bool:
+    text = tab.text[i]
+    if text in CLAUSE_PUNCT and text not in ("-",):
         return True
-    norm = token.norm_
+    norm = tab.norm[i]
     if norm in breaks:
         return True
-    return i + 1 < len(doc) and f"{norm} {doc[i + 1].norm_}" in breaks
+    return i + 1 < len(tab) and f"{norm} {tab.norm[i + 1]}" in breaks

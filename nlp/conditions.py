@@ -17,6 +17,7 @@ from spacy.tokens import Doc, Span
 
 from nlp.clauses import sentence_ids
 from nlp.scope import add_flag, cues, signal_spans
+from nlp.table import table
 
 CONDITION_END = frozenset({",", "—", "–", ":", ";", "то"})
 NOMINAL_CUES = frozenset({"в случай", "при условие"})
@@ -31,7 +32,7 @@ def conditions(doc: Doc) -> Doc:
     marks: dict[int, str] = {}  # token index -> "hypothetical" | "conditional"
     for cue in if_cues:
         sid = sents[cue.start]
-        sent_tokens = [t.i for t in doc if sents[t.i] == sid]
+        sent_tokens = [i for i, s in enumerate(sents) if s == sid]
         cond_end = _condition_end(doc, cue, sent_tokens[-1] + 1)
         for i in sent_tokens:
             if i in marks:
@@ -52,15 +53,13 @@ def conditions(doc: Doc) -> Doc:
 
 def _condition_end(doc: Doc, cue: Span, sent_end: int) -> int:
     """Index of the first token after the condition that starts at ``cue``."""
-    nominal = cue.lemma_ in NOMINAL_CUES and not (
-        cue.end < sent_end and doc[cue.end].norm_ in ("если", "что")
-    )
+    tab = table(doc)
+    nominal = cue.lemma_ in NOMINAL_CUES and not (cue.end < sent_end and tab.norm[cue.end] in ("если", "что"))
     finite_seen = 0
     for i in range(cue.end, sent_end):
-        token = doc[i]
-        if token.norm_ in CONDITION_END or (token.text == "-" and token.whitespace_):
+        if tab.norm[i] in CONDITION_END or (tab.text[i] == "-" and tab.ws[i]):
             return i
-        if _is_finite(token):
+        if tab.pos[i] == "VERB" and _is_finite(doc[i]):
             finite_seen += 1
             if nominal or finite_seen == 2:
                 return i

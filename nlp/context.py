@@ -20,6 +20,7 @@ from nlp.clauses import clause_ids, sentence_ids
 from nlp.lexicon import words
 from nlp.rules import rule_meta
 from nlp.scope import add_flag, cues, drop, set_doc_flag, signal_spans
+from nlp.table import table
 
 DRAFTING_SENSITIVE = frozenset({"legal", "termination", "payment"})
 RESOLVABLE = frozenset({"complaint", "deadline"})
@@ -69,17 +70,17 @@ def _drop_neutral(doc: Doc) -> None:
 def _resolved_clauses(doc: Doc) -> set[int]:
     resolution = words("resolution")
     clauses = clause_ids(doc)
+    tab = table(doc)
     out = set()
-    for token in doc:
-        if token.lemma_ not in resolution or token.pos_ != "VERB":
+    for i, lemma in enumerate(tab.lemma):
+        if lemma not in resolution or tab.pos[i] != "VERB":
             continue
-        morph = token.morph
+        morph = doc[i].morph
         if "Past" not in morph.get("Tense") and "Part" not in morph.get("VerbForm"):
             continue
-        before = doc[max(0, token.i - 2) : token.i]
-        if any(t.norm_ in ("не", "ни") for t in before):  # «так и не решили»
+        if any(norm in ("не", "ни") for norm in tab.norm[max(0, i - 2) : i]):  # «так и не решили»
             continue
-        out.add(clauses[token.i])
+        out.add(clauses[i])
     return out
 
 
@@ -101,14 +102,13 @@ def _flag(doc: Doc) -> None:
 def _first_person(cue: Span) -> bool:
     if "1" in cue[0].morph.get("Person"):
         return True
-    doc = cue.doc
-    return any(t.norm_ in FIRST_PERSON for t in doc[max(0, cue.start - 2) : cue.start])
+    return any(norm in FIRST_PERSON for norm in table(cue.doc).norm[max(0, cue.start - 2) : cue.start])
 
 
 def _question_sentences(doc: Doc, sents: list[int]) -> set[int]:
     """Sentences that end with «?» and carry no «!» (a «?!» is indignation, not a question)."""
     marks: dict[int, set[str]] = {}
-    for token in doc:
-        if token.text and set(token.text) <= {"?", "!"}:
-            marks.setdefault(sents[token.i], set()).update(token.text)
+    for i, text in enumerate(table(doc).text):
+        if text and text[0] in "?!" and set(text) <= {"?", "!"}:
+            marks.setdefault(sents[i], set()).update(text)
     return {sid for sid, chars in marks.items() if chars == {"?"}}

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 
+import numpy
+from spacy.attrs import TAG
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from nlp.lexicon import sections
+from nlp.table import table
 
 DATE_TAG = "DATE"
 OTHER_TAG = "_"  # every token gets a tag: spaCy's Matcher refuses TAG patterns on a doc with no tags (E155)
@@ -25,14 +28,18 @@ def dates(doc: Doc) -> Doc:
     days, periods, before = set(lexicon["day"]), set(lexicon["period"]), set(lexicon["before"])
     strings = doc.vocab.strings
     date, other = strings.add(DATE_TAG), strings.add(OTHER_TAG)
-    for token in doc:
-        lemma = token.lemma_
+    tab = table(doc)
+    lemmas, norms = tab.lemma, tab.norm
+    tags = [
+        date
         if (
             lemma in days
-            or (token.norm_[:1].isdigit() and _NUMERIC.match(token.norm_))
-            or (lemma in periods and any(t.lemma_ in before for t in doc[max(0, token.i - 2) : token.i]))
-        ):
-            token.tag = date
-        else:
-            token.tag = other
+            or (norms[i][:1].isdigit() and _NUMERIC.match(norms[i]))
+            or (lemma in periods and any(lem in before for lem in lemmas[max(0, i - 2) : i]))
+        )
+        else other
+        for i, lemma in enumerate(lemmas)
+    ]
+    if tags:
+        doc.from_array([TAG], numpy.array(tags, dtype="uint64"))
     return doc

@@ -21,6 +21,7 @@ from spacy.tokens import Doc
 from nlp.clauses import sentence_ids
 from nlp.lexicon import words
 from nlp.scope import add_flag, add_span, cues, set_doc_flag
+from nlp.table import table
 
 _EXCLAIM = re.compile(r"!{2,}|[!?]*\?![!?]*|[!?]*!\?[!?]*|\?{3,}")
 CONTRAST = frozenset({"но", "однако", "хотя", "зато"})
@@ -36,14 +37,16 @@ def _angry_emoji() -> re.Pattern[str]:
 @Language.component("cp_intensity")
 def intensity(doc: Doc) -> Doc:
     abbreviations = words("abbreviations")
+    tab = table(doc)
+    texts, text = tab.text, tab.doc_text
     caps = [
-        t.i
-        for t in doc
-        if len(t.text) >= 3 and t.text.isalpha() and t.text.isupper() and t.text not in abbreviations
+        i
+        for i, text in enumerate(texts)
+        if len(text) >= 3 and text.isupper() and text.isalpha() and text not in abbreviations
     ]
-    alpha_words = sum(1 for t in doc if t.is_alpha)
-    exclaims = len(_EXCLAIM.findall(doc.text))
-    emoji = len(_angry_emoji().findall(doc.text))
+    alpha_words = sum(1 for text in texts if text.isalpha())
+    exclaims = len(_EXCLAIM.findall(text))
+    emoji = len(_angry_emoji().findall(text))
     score = min(1.0, 0.2 * len(caps) + 0.25 * exclaims + 0.25 * emoji)
     if score:
         set_doc_flag(doc, "intensity", round(score, 2))
@@ -59,12 +62,13 @@ def sarcasm(doc: Doc) -> Doc:
     if not praise or "conflict" not in doc.spans:
         return doc
     sents = sentence_ids(doc)
+    tab = table(doc)
     targets = [s for s in doc.spans["conflict"] if s.label_ in SARCASM_TARGETS]
     for cue in praise:
-        if cue.start and doc[cue.start - 1].norm_ in ("не", "ни"):
+        if cue.start and tab.norm[cue.start - 1] in ("не", "ни"):
             continue
         sid = sents[cue.start]
-        sent_len = sum(1 for t in doc if sents[t.i] == sid and not t.is_punct and not t.is_space)
+        sent_len = sum(1 for i, s in enumerate(sents) if s == sid and not tab.space[i] and not tab.punct[i])
         hit = next(
             (
                 t
@@ -74,7 +78,7 @@ def sarcasm(doc: Doc) -> Doc:
                     sents[t.start] == sid
                     or (sents[t.start] == sid + 1 and sent_len <= PRAISE_ONLY_MAX_TOKENS)
                 )
-                and not any(tok.norm_ in CONTRAST for tok in doc[cue.end : t.start])
+                and not any(norm in CONTRAST for norm in tab.norm[cue.end : t.start])
             ),
             None,
         )

@@ -11,13 +11,16 @@ from __future__ import annotations
 from functools import cache
 from typing import NamedTuple
 
+import numpy
 import pymorphy3
+from spacy.attrs import LEMMA, MORPH, NORM, ORTH, POS, SPACY
 from spacy.language import Language
 from spacy.parts_of_speech import IDS as POS_IDS
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from nlp.lexicon import mapping
+from nlp.table import DocTable, feature_word, set_table
 
 MAX_CACHE = 200_000
 
@@ -88,41 +91,74 @@ def lemma_cache() -> LemmaCache:
     return LemmaCache()
 
 
+def clear_caches(nlp: Language) -> None:
+    """Empty the word caches (the shared pymorphy3 cache and ``nlp``'s lemmatizer's): frees their memory; the
+    next analyses fill them again and find the same."""
+    lemma_cache()._cache.clear()
+    nlp.get_pipe("cp_lemmatizer")._by_orth.clear()
+
+
+class _TokenInfo(NamedTuple):
+    ids: tuple[int, int, int, int]  # LEMMA, NORM, POS, MORPH as set on the token (0: left as it is)
+    text: str
+    norm: str
+    lemma: str
+    pos: str
+    space: bool
+    punct: bool
+    word: str | None  # nlp.table.feature_word
+
+
 class CachedLemmatizer:
-    """Sets LEMMA, NORM (lowercase, «ё» -> «е», typos fixed), POS and MORPH from the cache, as vocab hashes."""
+    """Sets LEMMA, NORM (lowercase, «ё» -> «е», typos fixed), POS and MORPH from the cache, as vocab hashes,
+    in one ``from_array`` call, and leaves the per-token lists of nlp/table.py on the doc."""
 
     def __init__(self, vocab: Vocab) -> None:
         self.vocab = vocab
         self.analyses = lemma_cache()
-        self._ids: dict[str, tuple[int, str, int, int]] = {}
+        self._by_orth: dict[int, _TokenInfo] = {}
 
-    def _token_ids(self, text: str) -> tuple[int, str, int, int]:
-        lower = text.lower()
-        ids = self._ids.get(lower)
-        if ids is None:
-            if len(self._ids) >= MAX_CACHE:
-                self._ids.clear()
+    def _info(self, orth: int) -> _TokenInfo:
+        text = self.vocab.strings[orth]
+        if text.isspace():  # whitespace tokens keep their lexeme's attributes
+            info = _TokenInfo((0, 0, 0, 0), text, self.vocab[text].norm_, "", "", True, False, None)
+        else:
+            lower = text.lower()
             lemma, pos, feats = self.analyses(lower)
             norm = self.analyses._typos.get(lower, lower).replace("ё", "е")
             strings = self.vocab.strings
-            ids = self._ids[lower] = (
+            ids = (
                 strings.add(lemma),
-                norm,
-                self.vocab.morphology.add(feats) if feats else 0,
+                strings.add(norm),
                 POS_IDS[pos],
+                self.vocab.morphology.add(feats) if feats else 0,
             )
-        return ids
+            punct = self.vocab[text].is_punct
+            info = _TokenInfo(ids, text, norm, lemma, pos, False, punct, feature_word(text, lemma, False, punct))
+        if len(self._by_orth) >= MAX_CACHE:
+            self._by_orth.clear()
+        self._by_orth[orth] = info
+        return info
 
     def __call__(self, doc: Doc) -> Doc:
-        for token in doc:
-            if token.is_space:
-                continue
-            lemma, norm, morph, pos = self._token_ids(token.text)
-            token.lemma = lemma
-            token.norm_ = norm
-            token.pos = pos
-            if morph:
-                token.set_morph(morph)
+        rows = doc.to_array([ORTH, SPACY]).tolist() if len(doc) else []
+        by_orth = self._by_orth
+        infos = [by_orth.get(orth) or self._info(orth) for orth, _ in rows]
+        if infos:
+            doc.from_array([LEMMA, NORM, POS, MORPH], numpy.array([info.ids for info in infos], dtype="uint64"))
+        set_table(
+            doc,
+            DocTable(
+                text=[info.text for info in infos],
+                norm=[info.norm for info in infos],
+                lemma=[info.lemma for info in infos],
+                pos=[info.pos for info in infos],
+                space=[info.space for info in infos],
+                punct=[info.punct for info in infos],
+                words=[info.word for info in infos],
+                ws=[bool(ws) for _, ws in rows],
+            ),
+        )
         return doc
 
 

@@ -16,6 +16,7 @@ from spacy.tokens import Doc, Span
 from nlp.clauses import clause_ids
 from nlp.lexicon import words
 from nlp.scope import drop
+from nlp.table import table
 
 NEGATABLE = ("objection", "conflict", "renewal", "cross_sell", "commitment")
 NEGATION_WORDS = frozenset({"не", "нет", "ни", "нету"})
@@ -43,13 +44,15 @@ def negation(doc: Doc) -> Doc:
 
 
 def is_negated(span: Span) -> bool:
-    if any(token.norm_ in NEGATION_WORDS for token in span):
+    norms = table(span.doc).norm
+    if any(norms[i] in NEGATION_WORDS for i in range(span.start, span.end)):
         return False
     return _negated_before(span) or _negated_after(span)
 
 
 def _negated_before(span: Span) -> bool:
     doc = span.doc
+    tab = table(doc)
     clauses = clause_ids(doc)
     cues, short, skip, transparent = (
         words("negation"), words("negation_short"), words("negation_skip"), words("transparent"),
@@ -57,40 +60,38 @@ def _negated_before(span: Span) -> bool:
     clause = clauses[span.start]
     i, distance = span.start - 1, 0
     while i >= 0 and clauses[i] == clause and distance < PRE_WINDOW:
-        token = doc[i]
-        norm = token.norm_
-        if norm in cues and not (norm == "не" and doc[i + 1].norm_ in skip):
+        norm = tab.norm[i]
+        if norm in cues and not (norm == "не" and tab.norm[i + 1] in skip):
             return True
         if norm in short and distance < SHORT_WINDOW:
             return True
-        if token.pos_ == "VERB" and token.lemma_ not in transparent:
+        if tab.pos[i] == "VERB" and tab.lemma[i] not in transparent:
             return False
-        if not token.is_space:
+        if not tab.space[i]:
             distance += 1
         i -= 1
     return False
 
 
 def _negated_after(span: Span) -> bool:
-    doc = span.doc
-    clauses = clause_ids(doc)
+    tab = table(span.doc)
+    n = len(tab)
+    clauses = clause_ids(span.doc)
     after_verbs, transparent = words("negation_after"), words("transparent")
-    clause = span[-1].i
-    clause = clauses[clause]
+    clause = clauses[span.end - 1]
     i, distance = span.end, 0
-    while i < len(doc) and clauses[i] == clause and distance < POST_WINDOW:
-        token = doc[i]
-        norm = token.norm_
+    while i < n and clauses[i] == clause and distance < POST_WINDOW:
+        norm = tab.norm[i]
         if norm == "нет":
             return True
         if norm in ("не", "ни"):
             j = i + 1
-            if j < len(doc) and doc[j].pos_ in ("ADV", "PART") and doc[j].lemma_ not in after_verbs:
+            if j < n and tab.pos[j] in ("ADV", "PART") and tab.lemma[j] not in after_verbs:
                 j += 1  # «не очень-то хотим», «не особо планируем»
-            return j < len(doc) and doc[j].lemma_ in after_verbs
-        if token.pos_ == "VERB" and token.lemma_ not in transparent:
+            return j < n and tab.lemma[j] in after_verbs
+        if tab.pos[i] == "VERB" and tab.lemma[i] not in transparent:
             return False
-        if not token.is_space:
+        if not tab.space[i]:
             distance += 1
         i += 1
     return False

@@ -3,19 +3,24 @@
 spaCy's Matcher tries every pattern at every token, so its cost grows with the number of patterns (a few
 thousand patterns ran at under 100 messages/s). This subclass files each token pattern under an anchor: the
 required token with the fewest LEMMA/NORM/LOWER/ORTH/TAG values (a pattern cannot match a doc that has none
-of them). A doc runs only the small matchers whose anchors it contains. Patterns with no usable anchor run
-always. Pattern format, config, ``initialize`` and ``doc.spans`` output are those of ``span_ruler``.
+of them). A doc runs only the small matchers whose anchors it contains. One-token NORM regex patterns run
+only when their combined regex finds something in the doc's norms (``regex_gate``); other patterns with no
+usable anchor run always. Pattern format, config, ``initialize`` and ``doc.spans`` output are those of ``span_ruler``.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any
 
+from spacy.attrs import LEMMA, LOWER, NORM, ORTH, TAG
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.pipeline.span_ruler import SpanRuler
 from spacy.tokens import Doc, Span
+
+from nlp.table import table
 
 ANCHOR_ATTRS = ("LEMMA", "NORM", "LOWER", "ORTH", "TAG")
 # Words in almost every message make poor anchors: a token with one of them is chosen only as a last resort.
@@ -25,6 +30,21 @@ COMMON = frozenset(
 )
 _ALWAYS = ("*", "*")
 _ALWAYS_KEY = -1
+_GATED = frozenset({("REGEX", "*")})  # the bucket of regex_gate patterns
+
+
+def regex_gate(pattern: list[dict[str, Any]]) -> str | None:
+    """The regex of a one-token pattern ``[{"NORM": {"REGEX": r}}]``, else None.
+
+    Such patterns have no anchor and would run on every token of every doc through a Python predicate. One
+    search of their combined regex over the doc's norms, one norm per line, tells whether any can match: a
+    regex that ``re.search`` finds in a norm is found in that norm's line (``^``/``$`` as MULTILINE)."""
+    if len(pattern) != 1 or set(pattern[0]) != {"NORM"}:
+        return None
+    value = pattern[0]["NORM"]
+    if not isinstance(value, dict) or set(value) != {"REGEX"}:
+        return None
+    return value["REGEX"]
 
 
 def _required(op: str | None) -> bool:
@@ -84,9 +104,9 @@ def anchor_positions(doc: Doc) -> dict[int, list[int]]:
     if cached is not None:
         return cached
     positions: dict[int, list[int]] = defaultdict(list)
-    for token in doc:
-        i = token.i
-        for key in {token.lemma, token.norm, token.lower, token.orth, token.tag}:
+    rows = doc.to_array([LEMMA, NORM, LOWER, ORTH, TAG]).tolist() if len(doc) else []
+    for i, row in enumerate(rows):
+        for key in set(row):
             positions[key].append(i)
     positions[_ALWAYS_KEY] = [0]
     doc.user_data["cp.anchor_positions"] = positions
@@ -99,6 +119,8 @@ class IndexedSpanRuler(SpanRuler):
         self._buckets: dict[frozenset[tuple[str, str]], Matcher] = {}
         self._by_key: dict[int, list[frozenset[tuple[str, str]]]] = defaultdict(list)
         self._reach: dict[frozenset[tuple[str, str]], int | None] = {}  # longest pattern of a bucket
+        self._gate_regexes: list[str] = []
+        self._gate: re.Pattern[str] | None = None
 
     def add_patterns(self, patterns: list[dict[str, Any]]) -> None:  # type: ignore[override]
         super().add_patterns(patterns)
@@ -106,6 +128,13 @@ class IndexedSpanRuler(SpanRuler):
             if not isinstance(entry["pattern"], list):
                 continue
             label = repr((entry["label"], entry.get("id", "")))
+            gate = regex_gate(entry["pattern"])
+            if gate is not None:
+                self._gate_regexes.append(gate)
+                self._gate = re.compile("|".join(f"(?:{r})" for r in self._gate_regexes), re.MULTILINE)
+                self._buckets.setdefault(_GATED, Matcher(self.nlp.vocab, validate=self.validate))
+                self._buckets[_GATED].add(label, [entry["pattern"]])
+                continue
             anchor = anchor_keys(entry["pattern"]) or frozenset({_ALWAYS})
             matcher = self._buckets.get(anchor)
             if matcher is None:
@@ -138,10 +167,14 @@ class IndexedSpanRuler(SpanRuler):
         self._require_patterns()
         positions = anchor_positions(doc)
         hits: dict[frozenset[tuple[str, str]], set[int]] = defaultdict(set)
-        for key, where in positions.items():
-            for anchor in self._by_key.get(key, ()):
+        by_key = self._by_key
+        for key in positions.keys() & by_key.keys():
+            where = positions[key]
+            for anchor in by_key[key]:
                 hits[anchor].update(where)
         matches = list(self.phrase_matcher(doc))
+        if self._gate is not None and self._gate.search("\n".join(table(doc).norm)):
+            matches.extend(self._buckets[_GATED](doc))
         n = len(doc)
         for anchor, where in hits.items():
             matcher, reach = self._buckets[anchor], self._reach[anchor]

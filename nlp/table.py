@@ -1,0 +1,69 @@
+"""Per-doc token attributes as plain Python lists, built once by ``cp_lemmatizer``.
+
+Every ``for token in doc`` creates a spaCy ``Token`` object per token, and a dozen components each walking
+every token made that the largest cost of the analysis. The lemmatizer already knows each token's text,
+lemma, norm and POS, so it leaves them here; later components index these lists instead of the doc.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spacy.tokens import Doc
+
+_KEY = "cp.table"
+
+
+@dataclass(frozen=True, slots=True)
+class DocTable:
+    text: list[str]
+    norm: list[str]
+    lemma: list[str]
+    pos: list[str]  # Universal POS, "" for whitespace tokens
+    space: list[bool]  # the token is whitespace
+    punct: list[bool]  # spaCy's is_punct
+    ws: list[bool]  # the token is followed by a space
+    words: list[str | None]  # the label classifier's word for the token (``feature_word``)
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    @property
+    def doc_text(self) -> str:
+        """``doc.text`` without creating a Token per token."""
+        return "".join([text + " " if ws else text for text, ws in zip(self.text, self.ws, strict=True)])
+
+
+KEEP_PUNCT = frozenset({"!", "?", ")", "("})
+
+
+def feature_word(text: str, lemma: str, space: bool, punct: bool) -> str | None:
+    """The label classifier's view of a token: its lowercased lemma, ``<num>`` for anything with a digit, None
+    for whitespace and for punctuation other than ``KEEP_PUNCT``."""
+    if space or (punct and text not in KEEP_PUNCT):
+        return None
+    word = (lemma or text).lower()
+    return "<num>" if any(ch.isdigit() for ch in word) else word
+
+
+def table(doc: Doc) -> DocTable:
+    """The doc's table (set by ``cp_lemmatizer``; built from the tokens for a doc that skipped it)."""
+    cached = doc.user_data.get(_KEY)
+    if cached is None or len(cached) != len(doc):
+        tokens = list(doc)
+        cached = DocTable(
+            text=[t.text for t in tokens],
+            norm=[t.norm_ for t in tokens],
+            lemma=[t.lemma_ for t in tokens],
+            pos=[t.pos_ for t in tokens],
+            space=[t.is_space for t in tokens],
+            punct=[t.is_punct for t in tokens],
+            ws=[bool(t.whitespace_) for t in tokens],
+            words=[feature_word(t.text, t.lemma_, t.is_space, t.is_punct) for t in tokens],
+        )
+        doc.user_data[_KEY] = cached
+    return cached
+
+
+def set_table(doc: Doc, value: DocTable | None) -> None:
+    doc.user_data[_KEY] = value

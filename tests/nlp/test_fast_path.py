@@ -1,0 +1,87 @@
+"""The fast path of the analyzer (word caches, per-doc token tables, batches) finds exactly what a plain path
+finds: one message at a time, caches emptied before each, token attributes read from spaCy's Token objects."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from spacy.pipeline.span_ruler import SpanRuler
+
+from nlp.analyzer import AnalyzeInput, Analyzer
+from nlp.lemmas import clear_caches
+from nlp.pipeline import ruler_name
+from nlp.ruler import IndexedSpanRuler
+from nlp.scope import FAMILIES
+from nlp.sentiment import MoodModel
+from nlp.table import DocTable, set_table, table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.analyze import corpus  # noqa: E402
+
+EDGE_CASES = [
+    "",
+    "   \n\n  ",
+    "ОПЯТЬ НИЧЕГО НЕ РАБОТАЕТ!!! 😡😡",
+    "> Если до пятницы не исправите — расторгнем договор.\nПринято, исправим к четвергу.",
+    "спасибо)))  отлично,  опять перенесли сроки :(",
+    "Счёт №15 от 20.05 не оплачен; акт сверки пришлём 1-го.",
+    "из-за  сбоя\tвсе заявки   потеряны —  юристы говорят, что это нарушение",
+    "Вы там совсем охренели? Идиоты, нахрен такой подрядчик.",
+    "Нас позвали на питчинг к другому агентству, ёпта.",
+]
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer(MoodModel.load())
+
+
+@pytest.fixture(scope="module")
+def sample() -> list[AnalyzeInput]:
+    texts = corpus(240, seed=2026) + EDGE_CASES
+    return [AnalyzeInput(t, "out" if i % 4 == 0 else "in") for i, t in enumerate(texts)]
+
+
+def test_batch_with_warm_caches_equals_one_by_one_with_cold_caches(analyzer: Analyzer, sample) -> None:
+    analyzer.analyze([AnalyzeInput(t) for t in corpus(200, seed=1)])  # warm caches on other messages
+    fast = analyzer.analyze(sample, batch_size=64)
+    plain = []
+    for item in sample:
+        clear_caches(analyzer.nlp)
+        plain += analyzer.analyze([item], batch_size=1)
+    assert len(fast) == len(sample)
+    assert sum(len(a.findings) for a in fast) > len(sample) // 2  # the sample exercises the detectors
+    mismatched = [item.text[:80] for item, a, b in zip(sample, fast, plain, strict=True) if a != b]
+    assert not mismatched
+
+
+def test_token_table_equals_token_attributes(analyzer: Analyzer, sample) -> None:
+    for doc in analyzer.nlp.pipe(item.text for item in sample):
+        fast = table(doc)
+        set_table(doc, None)  # table() rebuilds it from spaCy's Token objects
+        plain = table(doc)
+        assert isinstance(plain, DocTable) and plain is not fast
+        assert fast == plain, doc.text[:80]
+        assert fast.doc_text == doc.text
+
+
+def test_indexed_rulers_find_what_plain_span_rulers_find(analyzer: Analyzer, sample) -> None:
+    """The anchor index, the windows and the regex gate (nlp/ruler.py) against spaCy's own SpanRuler.match,
+    which runs every pattern over the whole doc."""
+    nlp = analyzer.nlp
+    found = 0
+    with nlp.select_pipes(enable=["cp_lemmatizer", "cp_sentencizer", "cp_dates"]):
+        docs = list(nlp.pipe(item.text for item in sample))
+    for family in FAMILIES:
+        ruler = nlp.get_pipe(ruler_name(family))
+        assert isinstance(ruler, IndexedSpanRuler)
+        for doc in docs:
+            fast = IndexedSpanRuler.match(ruler, doc)
+            if not doc.has_annotation("LEMMA"):  # only whitespace: spaCy's Matcher refuses the doc (E155)
+                assert not fast
+                continue
+            assert fast == SpanRuler.match(ruler, doc), (family, doc.text[:80])
+            found += len(fast)
+    assert found > len(sample)
