@@ -30,6 +30,7 @@ from spacy.tokens import Doc
 
 from nlp.combine import combine
 from nlp.labels import LabelModel, features
+from nlp.mood_text import mood_tokens_from
 from nlp.pipeline import get_pipeline
 from nlp.rules import rule_meta
 from nlp.scope import doc_flags, flags, signal_spans
@@ -101,12 +102,19 @@ class Analyzer:
                     )
             texts = [_clip(item.text) for item in chunk]
             docs = list(self.nlp.pipe(texts, batch_size=batch_size))
-            scores = self.mood_model.predict(texts)
+            scores = self._mood(texts, docs)
             if len(scores) != len(texts):
                 raise AnalyzerError(f"E301: the mood model returned {len(scores)} results for {len(texts)} texts")
             for item, doc, raw in zip(chunk, docs, scores, strict=True):
                 out.append(self._one(doc, item.direction, raw))
         return out
+
+    def _mood(self, texts: list[str], docs: list[Doc]) -> list[dict[str, float]]:
+        """The mood model's scores; our own model reads the pipeline's tokens (one tokenisation for both)."""
+        if getattr(self.mood_model, "official", True) is False:
+            tables = [table(doc) for doc in docs]
+            return self.mood_model.predict_tokens([mood_tokens_from(t.text, t.ws) for t in tables])
+        return self.mood_model.predict(texts)
 
     def _one(self, doc: Doc, direction: str, raw: dict[str, float]) -> MessageAnalysis:
         hits = _hits(doc, direction)

@@ -1,9 +1,11 @@
-"""The mood model's view of a text: razdel tokens, lowercased, with a few tone markers.
+"""The mood model's view of a text: spaCy's tokens, lowercased, with a few tone markers.
 
 Training (``nlp/training/train_mood.py``) and inference (``MoodModel.predict``, through dostoevsky's
 ``FastTextSocialNetworkModel``, which calls the tokenizer's ``split``) both go through :class:`MoodTokenizer`,
-so the model always sees the same normalisation. On top of dostoevsky's ``RegexTokenizer`` (razdel tokens,
-lowercased) it:
+so the model always sees the same normalisation. Tokens come from the analysis pipeline's tokenizer (spaCy's
+blank Russian one): the analyzer passes the tokens it already has (``mood_tokens_from``, through
+``MoodModel.predict_tokens``) instead of tokenising every message twice. Whitespace is dropped; the tokens are
+lowercased, and:
 
 - spells «ё» as «е»;
 - splits runs of emoji into single emoji (skin tones, variation selectors and joiners dropped) and puts a marker
@@ -21,17 +23,15 @@ from __future__ import annotations
 import re
 from functools import cache
 
+import spacy
 from dostoevsky.tokenization import RegexTokenizer
-from razdel import tokenize
+from spacy.tokenizer import Tokenizer
 
 from nlp.lexicon import sections, words
 
 CAPS_MIN_LETTERS = 4
 _LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
-_SMILE_RUN = re.compile(r"\){2,}")
-_SAD_RUN = re.compile(r"\({2,}")
 _SMILEYS = {":)": "xxsmile", ":-)": "xxsmile", ";)": "xxsmile", "=)": "xxsmile", ":(": "xxsad", ":-(": "xxsad"}
-_PUNCT_RUN = re.compile(r"[!?]{2,}")
 # Emoji and pictographs: arrows, misc symbols, dingbats (❤ ☺ ✅ ⭐) and the U+1F000 planes (😡 👍 🚀).
 _MAYBE_EMOJI = re.compile(r"[\u2190-\u2bff\U0001f000-\U0001faff]")
 # Emoji modifiers: skin tones, variation selectors, zero-width joiner, gender signs of ZWJ sequences.
@@ -55,21 +55,65 @@ def _emoji_tone() -> dict[str, str]:
     return tone
 
 
-def _is_emoji(ch: str) -> bool:
-    return _MAYBE_EMOJI.match(ch) is not None
+@cache
+def _tokenizer() -> Tokenizer:
+    """spaCy's Russian tokenizer: the same rules as the analysis pipeline (nlp/pipeline.py), so the analyzer
+    hands its tokens over instead of tokenising the text a second time."""
+    return spacy.blank("ru").tokenizer
 
 
 def mood_tokens(text: str | None) -> list[str]:
     """The tokens the mood model sees for ``text`` (see the module docstring)."""
-    line = clean_text(text)
-    if "))" in line or "((" in line:
-        line = _SAD_RUN.sub(" xxsad ", _SMILE_RUN.sub(" xxsmile ", line))
+    if not text:
+        return []
+    doc = _tokenizer()(str(text))
+    return mood_tokens_from([t.text for t in doc], [bool(t.whitespace_) for t in doc])
+
+
+def _run_class(word: str) -> str:
+    """Which run a token can be part of: «)», «(», «!?» or none."""
+    first = word[0]
+    if first == ")" and word.count(")") == len(word):
+        return ")"
+    if first == "(" and word.count("(") == len(word):
+        return "("
+    if first in "!?" and not word.strip("!?"):
+        return "!?"
+    return ""
+
+
+def mood_tokens_from(words: list[str], spaces: list[bool]) -> list[str]:
+    """Mood tokens from spaCy tokens (their texts and whether a space follows each): whitespace tokens are
+    skipped; glued runs of «)», «(» and «!»/«?» tokens are read as one run."""
     tone = _emoji_tone()
-    symbols = _MAYBE_EMOJI.search(line) is not None  # most lines have no emoji: skip the per-character check
     out: list[str] = []
-    for token in tokenize(line):
-        word = token.text
-        if symbols and any(_is_emoji(ch) for ch in word) and not any(ch.isalnum() for ch in word):
+    i, n = 0, len(words)
+    while i < n:
+        word = words[i]
+        if word.isspace():
+            i += 1
+            continue
+        run = _run_class(word)
+        if run:
+            j = i
+            while j + 1 < n and not spaces[j] and _run_class(words[j + 1]) == run:
+                j += 1
+                word += words[j]
+            i = j + 1
+            if run == ")":
+                out.append("xxsmile" if len(word) >= 2 else word)
+            elif run == "(":
+                out.append("xxsad" if len(word) >= 2 else word)
+            elif len(word) >= 2:
+                marker = "xxqexcl" if "!" in word and "?" in word else "xxexcl" if "!" in word else "xxqq"
+                out += [word[0], marker]
+            else:
+                out.append(word)
+            continue
+        i += 1
+        if all(ch in _MODIFIERS for ch in word):  # a variation selector or skin tone split off its emoji
+            continue
+        if _MAYBE_EMOJI.search(word) and not any(ch.isalnum() for ch in word):
             for ch in word:
                 if ch in _MODIFIERS:
                     continue
@@ -77,16 +121,10 @@ def mood_tokens(text: str | None) -> list[str]:
                 if ch in tone:
                     out.append(tone[ch])
             continue
-        first = word[0]
-        if first in ":;=" and word in _SMILEYS:
+        if word[0] in ":;=" and word in _SMILEYS:
             out += [word, _SMILEYS[word]]
             continue
-        if first in "!?" and _PUNCT_RUN.fullmatch(word):
-            marker = "xxqexcl" if "!" in word and "?" in word else "xxexcl" if "!" in word else "xxqq"
-            out += [word[0], marker]
-            continue
-        lower = word.lower().replace("ё", "е")
-        out.append(lower)
+        out.append(word.lower().replace("ё", "е"))
         if len(word) >= CAPS_MIN_LETTERS and word.isupper() and sum(ch.isalpha() for ch in word) >= CAPS_MIN_LETTERS:
             out.append("xxcaps")
     return out

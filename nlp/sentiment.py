@@ -3,8 +3,9 @@
 The project ships its own fastText classifier in dostoevsky's format (``nlp/models/clientpulse-mood.ftz``,
 trained by ``python -m nlp.training.train_mood``) and loads it through dostoevsky's
 ``FastTextSocialNetworkModel`` class: a subclass whose ``MODEL_PATH`` points at our file, with
-:class:`nlp.mood_text.MoodTokenizer` (dostoevsky's razdel ``RegexTokenizer`` plus emoji, capitals and «!!!»
-markers; training uses the same tokenizer). ``MoodModel.load(official=True)`` (setting ``mood_model: official``) uses
+:class:`nlp.mood_text.MoodTokenizer` (a dostoevsky tokenizer over spaCy's Russian tokens plus emoji, capitals
+and «!!!» markers; training uses the same tokenizer, and the analyzer hands over the tokens of its own pipeline
+through ``predict_tokens``). ``MoodModel.load(official=True)`` (setting ``mood_model: official``) uses
 dostoevsky's own social-network model instead, where it has been installed with
 ``python -m dostoevsky download fasttext-social-network-model`` (with dostoevsky's plain ``RegexTokenizer``, the
 input it was trained on).
@@ -124,11 +125,22 @@ class MoodModel:
 
         Empty texts get the model's prior-like answer; newlines are removed before prediction.
         """
-        lines = [clean_text(text) for text in texts]
+        # our tokenizer drops line breaks itself; dostoevsky's official one needs one line
+        lines = [clean_text(text) if self.official else (text or "") for text in texts]
         if not lines:
             return []
         raw = self.backend.predict(lines, k=-1)
         return [_fold(scores) for scores in raw]
+
+    def predict_tokens(self, token_lists: Iterable[list[str]]) -> list[dict[str, float]]:
+        """:meth:`predict` for texts already turned into mood tokens (``nlp.mood_text.mood_tokens_from``): the
+        same fastText call that dostoevsky's ``predict`` makes after its tokenizer, without tokenising again."""
+        model = self.backend.model
+        out = []
+        for tokens in token_lists:
+            labels, scores = model.predict(" ".join(tokens), k=-1)
+            out.append(_fold(dict(zip((label.replace("__label__", "") for label in labels), scores, strict=True))))
+        return out
 
     def predict_one(self, text: str | None) -> tuple[str, dict[str, float]]:
         """The most likely mood and the scores for one text."""

@@ -103,12 +103,14 @@ def _header(ctx: dict[str, Any]) -> list[str]:
         f"- Speed: {ctx['texts_per_s']:,.0f} texts per CPU second through `MoodModel.predict` (the test split in one"
         f" batch, tokenisation included, one thread: about {1e6 / max(ctx['texts_per_s'], 1):.0f} µs a message).",
         f"- Trained: {ctx['when']} with fasttext-wheel {version('fasttext-wheel')}, dostoevsky "
-        f"{version('dostoevsky')}, razdel {version('razdel')}; training + selection took "
+        f"{version('dostoevsky')}, spaCy {version('spacy')}; training + selection took "
         f"{ctx['seconds']:.0f} s on one thread.",
         "- Labels: `__label__positive`, `__label__neutral`, `__label__negative` (dostoevsky's official model also",
         "  has `speech` and `skip`; `MoodModel` folds those into neutral and renormalises).",
         "- Input: the new text of one message through `nlp/mood_text.py` `MoodTokenizer` (a dostoevsky tokenizer,",
-        "  used for training and by `MoodModel.predict` alike): lowercased razdel tokens, «ё» as «е», one token per",
+        "  used for training and by `MoodModel.predict` alike; the analyzer passes the tokens of its own spaCy",
+        "  pipeline through `MoodModel.predict_tokens`, so a message is tokenised once): lowercased spaCy tokens",
+        "  (blank Russian tokenizer), «ё» as «е», one token per",
         "  emoji followed by `xxemopos` / `xxemoneg` for emoji of known tone (`nlp/lexicons/mood_emoji.txt`,",
         "  `angry_emoji.txt`), `xxcaps` after a shouted word, `xxexcl` / `xxqexcl` / `xxqq` for «!!», «?!», «??»,",
         "  `xxsmile` / `xxsad` for «)))», «:)», «(((». No lemmatisation (pymorphy3 lemmas measured lower on dev).",

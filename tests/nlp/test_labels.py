@@ -7,7 +7,7 @@ import pytest
 
 from nlp.analyzer import AnalyzeInput, Analyzer, find_signals
 from nlp.combine import combine
-from nlp.labels import DEFAULT_MODEL_PATH, LABELS, LabelModel, features
+from nlp.labels import DEFAULT_MODEL_PATH, LABELS, LabelModel, concepts_of, features
 from nlp.pipeline import get_pipeline
 from nlp.sentiment import MoodModel
 from nlp.training import train_labels
@@ -41,6 +41,20 @@ def test_acceptance_example(analyzer: Analyzer) -> None:
     result = one(analyzer, "Если до пятницы не исправите, расторгнем договор.")
     assert "termination" in {f.label for f in result.conflicts}
     assert result.escalate is True
+
+
+@pytest.mark.parametrize(
+    ("word", "concept"),
+    [("дороговатый", "__c_expensive"), ("тендер", "__c_rival"), ("учредитель", "__c_decider"), ("пока", "__c_later")],
+)
+def test_concepts_map_synonyms(word: str, concept: str) -> None:
+    assert concept in concepts_of(word)
+
+
+def test_features_carry_concepts_not_for_lookalikes() -> None:
+    line = features(get_pipeline()("Ценник кусается, учредитель против."))
+    assert "__c_money" in line.split() and "__c_decider" in line.split()
+    assert "__c_later" not in features(get_pipeline()("Покажите отчёт.")).split()  # «=пока» is a whole word
 
 
 def test_negated_price_is_no_objection(analyzer: Analyzer) -> None:

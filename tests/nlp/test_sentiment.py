@@ -9,8 +9,9 @@ from dostoevsky.models import FastTextSocialNetworkModel
 from dostoevsky.tokenization import RegexTokenizer
 
 from nlp import sentiment
-from nlp.mood_text import MoodTokenizer, mood_tokens
-from nlp.sentiment import DEFAULT_MODEL_PATH, MOODS, MoodModel, MoodModelError, clean_text, preprocess, top_mood
+from nlp.mood_text import MoodTokenizer, mood_tokens, mood_tokens_from
+from nlp.pipeline import get_pipeline
+from nlp.sentiment import DEFAULT_MODEL_PATH, MOODS, MoodModel, MoodModelError, preprocess, top_mood
 
 # Written for this test (not in the corpus): tone should be unmistakable.
 POSITIVE = [
@@ -81,8 +82,17 @@ def test_empty_and_multiline_input(model: MoodModel) -> None:
 
 def test_preprocess_is_dostoevskys_tokenisation(model: MoodModel) -> None:
     texts = ["Добрый день!\nСЧЁТ №318 оплатим 15-го, ок?", "ВЫ ВООБЩЕ ЧИТАЕТЕ?! 😡😡", "e-mail: a.b@c.ru; CTR 3,2%"]
-    assert [preprocess(t) for t in texts] == model.backend.preprocess_input([clean_text(t) for t in texts])
+    assert [preprocess(t) for t in texts] == model.backend.preprocess_input(texts)
     assert "\n" not in preprocess("a\nb") and preprocess("Привет, МИР") == "привет , мир"
+
+
+def test_pipeline_tokens_give_the_same_scores_as_text(model: MoodModel) -> None:
+    """The analyzer's shared tokenisation: spaCy tokens of the pipeline -> predict_tokens == predict(text)."""
+    texts = ["Добрый день!\n\nСЧЁТ №318 оплатим 15-го, ок?", "ВЫ ВООБЩЕ ЧИТАЕТЕ?!😡😡", "спасибо)))\tвсё ок", ""]
+    docs = list(get_pipeline().pipe(texts))
+    tokens = [mood_tokens_from([t.text for t in doc], [bool(t.whitespace_) for t in doc]) for doc in docs]
+    assert tokens == [mood_tokens(t) for t in texts]
+    assert model.predict_tokens(tokens) == model.predict(texts)
 
 
 @pytest.mark.parametrize(
