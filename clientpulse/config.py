@@ -81,6 +81,7 @@ class ImapSource(_Strict):
     folders: list[str] = []
     since: date | None = None
     batch_size: int | None = Field(None, ge=1)  # messages per fetch and commit; None: the connector default
+    max_message_bytes: int = Field(25 * 2**20, ge=1024)  # larger messages are stored as headers only, with a note
 
 
 Source = Annotated[MboxSource | TelegramSource | SlackSource | WhatsAppSource | ImapSource, Field(discriminator="kind")]

@@ -1,4 +1,5 @@
-"""The analysis fan-out: in-process by default, or mapped over batches on a Dask cluster (prefect-dask).
+"""The analysis fan-out: on this machine by default (in process, or a pool of processes for a large backlog:
+flows/steps.py ``analyze_pending``), or mapped over batches on a Dask cluster (prefect-dask).
 
 The flow process reads the pending messages and writes the analyses; the Dask workers only analyse (text in,
 MessageAnalysis out), so they need the project's code and model but no database access.
@@ -13,7 +14,7 @@ from clientpulse.config import load_settings
 from flows import steps
 from flows.concurrency import engine_for
 from storage.db import session as open_session
-from storage.ingest import add_analysis, pending_messages
+from storage.ingest import add_analyses, message_inputs, pending_ids
 
 LOCAL_CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "processes": True}
 
@@ -30,8 +31,7 @@ def dask_runner(address: str | None):
 @task(name="analyze-new", cache_policy=NO_CACHE)
 def analyze_in_process(config: str) -> int:
     settings = load_settings(config)
-    analyzer, version = steps.build_analyzer(settings)
-    return steps.analyze_pending(engine_for(settings.database_url), analyzer, version=version)
+    return steps.analyze_new(engine_for(settings.database_url), settings)
 
 
 @task(name="analyze-batch", cache_policy=NO_CACHE)
@@ -48,21 +48,21 @@ def analyze_on_dask(config: str, workers: int = 2) -> int:
     """Analyse every pending message, ``workers`` batches at a time, mapped over the Dask cluster."""
     settings = load_settings(config)
     engine = engine_for(settings.database_url)
-    _, version = steps.build_analyzer(settings)
+    version = steps.analyzer_version(settings.mood_model)  # the analyzer itself loads on the workers only
     done = 0
     while True:
         with open_session(engine) as session:
-            pending = pending_messages(session, analyzer_version=version, limit=workers * steps.BATCH)
+            ids = pending_ids(session, analyzer_version=version)[: workers * steps.BATCH]
+            pending = message_inputs(session, ids)
         if not pending:
             return done
         chunks = [pending[i : i + steps.BATCH] for i in range(0, len(pending), steps.BATCH)]
-        items = [[(m.id, m.body, m.direction, m.channel) for m in chunk] for chunk in chunks]
-        futures = analyze_batch.map(unmapped(settings.mood_model), items)
+        futures = analyze_batch.map(unmapped(settings.mood_model), chunks)
         for chunk, future in zip(chunks, futures, strict=True):
             results = future.result()  # a failed batch raises: the nightly flow reports it and goes on
             with open_session(engine) as session:
-                for message, result in zip(chunk, results, strict=True):
-                    add_analysis(session, *steps._analysis_rows(message, result, version))
+                add_analyses(session, [steps._analysis_rows(item[0], result, version)
+                                       for item, result in zip(chunk, results, strict=True)])  # fmt: skip
                 session.commit()
             done += len(chunk)
 

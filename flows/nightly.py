@@ -24,7 +24,6 @@ from flows import fanout, steps
 from flows.concurrency import engine_for, nightly_lock
 from flows.notify import notify
 from flows.report import RunReport, finish_run, publish, start_run
-from insights.escalate import escalate
 from sources.imap import ImapConnectionError
 
 NIGHTLY_CRON = "0 3 * * *"  # prefect.yaml and `clientpulse serve` use the same schedule
@@ -64,22 +63,8 @@ def purge_task(config: str, as_of: datetime) -> int:
 
 @task(name="escalate", cache_policy=NO_CACHE)
 def escalate_task(config: str, as_of: datetime) -> list:
-    from insights.timeline import BusinessHours
-
     settings = load_settings(config)
-    _, version = steps.build_analyzer(settings)
-    hours = settings.escalation.business_hours
-    return escalate(
-        engine_for(settings.database_url),
-        as_of=as_of,
-        sla_hours=settings.escalation.reply_sla_hours,
-        lookback_days=settings.escalation.lookback_days,
-        analyzer_version=version,
-        tz=settings.tz,
-        hours=BusinessHours(hours.start, hours.end, tuple(hours.days)),
-        rule_overrides=settings.escalation.rules,
-        contract_ends={c.id: c.contract_end for c in settings.clients},
-    )
+    return steps.escalate_flags(engine_for(settings.database_url), settings, as_of)
 
 
 def _outcome(future, source) -> steps.SourceReport:

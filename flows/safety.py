@@ -162,7 +162,7 @@ class IngestGuard:
             [AnalyzeInput(t, m.direction, m.channel) for t, m in zip(originals, added, strict=True)]
         )
         for message, result in zip(added, results, strict=True):
-            analysis, signals = _analysis_rows(message, result, version)
+            analysis, signals = _analysis_rows(message.id, result, version)  # type: ignore[arg-type]
             for s in signals:
                 s.text = message.body[s.start : s.end] if len(message.body) >= s.end else redact(s.text)
             add_analysis(session, analysis, signals)

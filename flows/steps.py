@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
@@ -25,10 +26,11 @@ from sources.imap import ImapConnectionError
 from sources.records import Quarantined, RawMessage, SourceError
 from storage.db import session as open_session
 from storage.ingest import (
-    add_analysis,
+    add_analyses,
     add_messages,
     add_quarantine,
-    pending_messages,
+    message_inputs,
+    pending_ids,
     set_sync_state,
     sync_clients,
     sync_states,
@@ -37,6 +39,8 @@ from storage.ingest import (
 from storage.models import Analysis, Message, Signal
 
 BATCH = int(os.environ.get("CLIENTPULSE_BATCH", "500"))  # tests set small batches to get many commits
+PARALLEL_BACKLOG = 2000  # more pending messages than this are analysed by a pool of processes, one per core
+MAX_WORKERS = 4  # each holds its own analyzer (~200 MB)
 safety.arm_kill_hook()  # crash tests only: CLIENTPULSE_KILL_AT (flows/safety.py); a no-op when unset
 
 
@@ -136,6 +140,7 @@ def imap_account(settings: Settings, source):
         ca_file=settings.resolve(source.ca_file) if source.ca_file else None,
         folders=tuple(source.folders),
         since=source.since,
+        max_message_bytes=source.max_message_bytes,
     )
 
 
@@ -223,26 +228,112 @@ def _message(item: RawMessage, people: Directory) -> Message:
     )
 
 
-def analyze_pending(engine: Engine, analyzer, *, version: str, progress: Callable[[int], None] | None = None) -> int:
-    """Analyse every stored message this analyzer version has not seen; commits per batch. Returns the count."""
-    from nlp.analyzer import AnalyzeInput
+def analyze_pending(
+    engine: Engine,
+    analyzer=None,
+    *,
+    version: str,
+    mood_model: str = "bundled",
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Analyse every stored message this analyzer version has not seen, oldest first, one commit per ``BATCH``.
 
+    ``analyzer``: the one to use in this process (default: the ``mood_model`` one, loaded when needed). With
+    ``workers`` > 1 and more than ``PARALLEL_BACKLOG`` messages pending, the batches are analysed by that many
+    processes (each loads the analyzer once) and stored as they come back: the same batches, in the same order
+    and transactions, with the same results as in this process. Returns the number of messages analysed.
+    """
     done = 0
     with open_session(engine) as session:
-        while batch := pending_messages(session, analyzer_version=version, limit=BATCH):
-            results = analyzer.analyze([AnalyzeInput(m.body, m.direction, m.channel) for m in batch])
-            for message, result in zip(batch, results, strict=True):
-                add_analysis(session, *_analysis_rows(message, result, version))
-            session.commit()
-            done += len(batch)
-            if progress:
-                progress(len(batch))
+        while ids := pending_ids(session, analyzer_version=version):
+            batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+            processes = workers if len(ids) > PARALLEL_BACKLOG else 1
+            for items, results in _analysed(session, batches, analyzer, mood_model, processes):
+                add_analyses(session, [_analysis_rows(item[0], result, version)
+                                       for item, result in zip(items, results, strict=True)])  # fmt: skip
+                session.commit()
+                done += len(items)
+                if progress:
+                    progress(len(items))
     return done
 
 
-def _analysis_rows(message: Message, result: MessageAnalysis, version: str) -> tuple[Analysis, list[Signal]]:
+def _analysed(session, batches: list[list[int]], analyzer, mood_model: str, workers: int) -> Iterator[tuple]:
+    """(items, analyses) per batch, in order: in this process, or from a pool keeping each worker busy."""
+    if workers <= 1:
+        analyzer = analyzer or _analyzer(mood_model)
+        for ids in batches:
+            items = message_inputs(session, ids)
+            yield items, analyzer.analyze(_inputs(items))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # no fork of a process with threads (Prefect, SQLAlchemy)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_analyzer, initargs=(mood_model,))
+    try:
+        flight: deque = deque()
+        for ids in batches:
+            items = message_inputs(session, ids)
+            flight.append((items, pool.submit(analyze_in_worker, mood_model, _inputs(items))))
+            if len(flight) > 2 * workers:  # a dead worker raises BrokenProcessPool here, not a hang
+                items, future = flight.popleft()
+                yield items, future.result()
+        while flight:
+            items, future = flight.popleft()
+            yield items, future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def analyze_in_worker(mood_model: str, inputs: list) -> list[MessageAnalysis]:
+    """Runs in a pool process: the analyzer is loaded once per process (``_analyzer`` is cached)."""
+    return _analyzer(mood_model).analyze(inputs)
+
+
+def _inputs(items: list[tuple[int, str, str, str]]) -> list:
+    from nlp.analyzer import AnalyzeInput
+
+    return [AnalyzeInput(body, direction, channel) for _, body, direction, channel in items]
+
+
+def analysis_workers() -> int:
+    """Processes for a large backlog: ``CLIENTPULSE_ANALYZE_WORKERS``, else the cores this process may use (<= 4)."""
+    if configured := os.environ.get("CLIENTPULSE_ANALYZE_WORKERS"):
+        return max(1, int(configured))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(MAX_WORKERS, cores)
+
+
+def analyze_new(engine: Engine, settings: Settings, *, progress: Callable[[int], None] | None = None) -> int:
+    """The nightly analysis step on this machine: every message the configured analyzer has not seen."""
+    return analyze_pending(engine, version=analyzer_version(settings.mood_model), mood_model=settings.mood_model,
+                           workers=analysis_workers(), progress=progress)  # fmt: skip
+
+
+def escalate_flags(engine: Engine, settings: Settings, as_of: datetime) -> list:
+    """The nightly escalation step: rollups, rules and flags at ``as_of`` with the config's thresholds."""
+    from insights.escalate import escalate
+    from insights.timeline import BusinessHours
+
+    hours = settings.escalation.business_hours
+    return escalate(
+        engine,
+        as_of=as_of,
+        sla_hours=settings.escalation.reply_sla_hours,
+        lookback_days=settings.escalation.lookback_days,
+        analyzer_version=analyzer_version(settings.mood_model),
+        tz=settings.tz,
+        hours=BusinessHours(hours.start, hours.end, tuple(hours.days)),
+        rule_overrides=settings.escalation.rules,
+        contract_ends={c.id: c.contract_end for c in settings.clients},
+    )
+
+
+def _analysis_rows(message_id: int, result: MessageAnalysis, version: str) -> tuple[Analysis, list[Signal]]:
     analysis = Analysis(
-        message_id=message.id,  # type: ignore[arg-type]
+        message_id=message_id,
         analyzer_version=version,
         mood=result.mood,
         mood_scores=result.mood_scores,
@@ -252,7 +343,7 @@ def _analysis_rows(message: Message, result: MessageAnalysis, version: str) -> t
     signals = [
         Signal(
             analysis_id=0,
-            message_id=message.id,
+            message_id=message_id,
             family=f.family,
             label=f.label,
             text=f.text,  # type: ignore[arg-type]

@@ -179,7 +179,7 @@ def _conflicts(items: list[Item], tz: tzinfo, rules: dict, cfg: dict, playbook: 
         (i.message_id) for i, _ in open_evidence(items, {("conflict", x) for x in labels}, rules["recovery_streak"])
     }
     out = []
-    for label in labels:
+    for label in sorted(labels):
         hits = []
         for item in items:
             spans = [f[2] for f in item.findings if f[0] == "conflict" and f[1] == label]

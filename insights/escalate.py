@@ -11,7 +11,7 @@ from insights.rollups import load_timelines, refresh_rollups, stored_days
 from insights.rules import client_flags
 from insights.timeline import BusinessHours, load_rules
 from storage.db import session as open_session
-from storage.flags import EvidenceIn, FlagChange, active_flags, clear_flag, upsert_flag
+from storage.flags import EvidenceIn, FlagChange, active_flags_by_client, clear_flag, upsert_flag
 from storage.models import Client
 
 HISTORY_DAYS = 120  # the rollups the trend rules may look at, before the recent window
@@ -41,7 +41,9 @@ def escalate(
     with open_session(engine) as session:
         timelines = load_timelines(session, client_id=None, since=since, until=as_of, analyzer_version=analyzer_version,
                                    min_confidence=rules["min_confidence"])  # fmt: skip
+        active = active_flags_by_client(session)
         for client_id in session.exec(select(Client.id).order_by(Client.id)):
+            current = active.get(client_id, {})
             findings = client_flags(
                 timelines.get(client_id, []),
                 as_of=as_of,
@@ -67,10 +69,11 @@ def escalate(
                     evidence=[EvidenceIn(e.message_id, e.quote) for e in finding.evidence],
                     newest_evidence_at=max(e.sent_at for e in finding.evidence),
                     now=as_of,
+                    active=current,
                 )
                 if change:
                     changes.append(change)
-            for kind, flag in active_flags(session, client_id).items():
+            for kind, flag in list(current.items()):
                 if kind not in wanted and flag.updated_at <= as_of:
                     changes.append(clear_flag(session, flag, now=as_of, note=CLEARED.get(kind, "Условие снято")))
             session.commit()

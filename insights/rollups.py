@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
@@ -25,6 +25,8 @@ from storage.ingest import set_sync_state, sync_states
 from storage.models import Analysis, ClientDay, Message, Signal
 
 WATERMARK_SOURCE = "rollups"
+CLIENTS_PER_READ = 50  # clients whose recent history is read at once (a first build reads their whole history)
+CHUNK = 900  # ids per IN (...) list: far below the parameter limits of SQLite and PostgreSQL
 
 
 @dataclass
@@ -138,37 +140,43 @@ def refresh_rollups(engine: Engine, *, analyzer_version: str, tz: tzinfo, hours:
             session.exec(delete(ClientDay).where(col(ClientDay.analyzer_version) == analyzer_version))  # type: ignore[call-overload]
         newest = mark
         dirty: dict[str, date] = {}
-        rows = session.exec(
-            select(Message.client_id, Message.sent_at, Analysis.id)
-            .join(Analysis, col(Analysis.message_id) == Message.id)
-            .where(
-                Analysis.analyzer_version == analyzer_version,
-                col(Analysis.id) > mark,
-                col(Message.client_id).is_not(None),
-            )
+        analysed = session.exec(  # a primary-key range: only what was analysed since the watermark is read
+            select(Message.client_id, Message.sent_at, col(Analysis.id), Analysis.analyzer_version)
+            .join(Message, col(Message.id) == Analysis.message_id)
+            .where(col(Analysis.id) > mark)
         )
-        for client_id, sent_at, analysis_id in rows:
+        for client_id, sent_at, analysis_id, version in analysed:
+            if version != analyzer_version or client_id is None:
+                continue
             day = sent_at.astimezone(tz).date()
             dirty[client_id] = min(dirty.get(client_id, day), day)
-            newest = max(newest, analysis_id)
+            newest = max(newest, analysis_id or 0)
         context = timedelta(days=rules["objection_backlog"]["open_days"] + 14)
+        by_first: dict[date, list[str]] = defaultdict(list)  # the nightly case: every client dirty since yesterday
         for client_id, first in sorted(dirty.items()):
+            by_first[first].append(client_id)
+        for first, clients in sorted(by_first.items()):
             since = datetime.combine(first, time(), tzinfo=tz) - context
-            items = load_timelines(session, client_id=client_id, since=since, until=None,
-                                   analyzer_version=analyzer_version, bodies=False,
-                                   min_confidence=rules["min_confidence"]).get(client_id, [])  # fmt: skip
-            days = daily_rollups(items, tz=tz, hours=hours, rules=rules)
-            session.exec(
-                delete(ClientDay).where(  # type: ignore[call-overload]
-                    col(ClientDay.client_id) == client_id,
-                    col(ClientDay.analyzer_version) == analyzer_version,
-                    col(ClientDay.day) >= first,
+            for group in _chunks(clients, CLIENTS_PER_READ):
+                timelines = load_timelines(session, client_id=group, since=since, until=None,
+                                           analyzer_version=analyzer_version, bodies=False,
+                                           min_confidence=rules["min_confidence"])  # fmt: skip
+                session.exec(
+                    delete(ClientDay).where(  # type: ignore[call-overload]
+                        col(ClientDay.client_id).in_(group),
+                        col(ClientDay.analyzer_version) == analyzer_version,
+                        col(ClientDay.day) >= first,
+                    )
                 )
-            )
-            rows = [_row(day, client_id, analyzer_version) for day in days.values() if day.day >= first]
-            if rows:  # Core insert: the ORM's per-object cost dominates a first build over a large history
-                session.execute(insert(ClientDay), rows)
-                written += len(rows)
+                rows = [
+                    _row(day, client_id, analyzer_version)
+                    for client_id in group
+                    for day in daily_rollups(timelines.get(client_id, []), tz=tz, hours=hours, rules=rules).values()
+                    if day.day >= first
+                ]
+                if rows:  # Core insert: the ORM's per-object cost dominates a first build over a large history
+                    session.execute(insert(ClientDay), rows)
+                    written += len(rows)
         set_sync_state(session, source=WATERMARK_SOURCE, key=key, value=str(newest))
         session.commit()
     return written
@@ -184,78 +192,74 @@ _DAY_FIELDS = tuple(Day.__dataclass_fields__)
 
 
 def stored_days(engine: Engine, *, analyzer_version: str, since: date, before: date) -> dict[str, dict[date, Day]]:
-    """Per client: the stored rollups of days in [since, before)."""
+    """Per client: the stored rollups of days in [since, before) (index ix_clientday_version_day)."""
     out: dict[str, dict[date, Day]] = defaultdict(dict)
-    names = [f for f in Day.__dataclass_fields__]
+    columns = [getattr(ClientDay, name) for name in _DAY_FIELDS]
     with open_session(engine) as session:
-        query = select(ClientDay).where(
+        query = select(ClientDay.client_id, *columns).where(
             ClientDay.analyzer_version == analyzer_version, col(ClientDay.day) >= since, col(ClientDay.day) < before
         )
-        for row in session.exec(query):
-            out[row.client_id][row.day] = Day(**{n: getattr(row, n) for n in names})
+        for client_id, *values in session.exec(query):  # type: ignore[call-overload]
+            day = Day(*values)
+            day.labels = dict(day.labels or {})
+            out[client_id][day.day] = day
     return out
 
 
 def load_timelines(
     session: Session,
     *,
-    client_id: str | None,
+    client_id: str | Sequence[str] | None,
     since: datetime,
     until: datetime | None,
     analyzer_version: str | None,
     bodies: bool = True,
     min_confidence: float = 0.0,
 ) -> dict[str, list[Item]]:
-    """Per client: messages in [since, until] with their findings, oldest first; one client or every one.
+    """Per client: messages in [since, until] with their findings, oldest first; one client, several or every one.
 
     ``analyzer_version`` None: each message's newest analysis (read-only commands such as the brief).
+    Three indexed reads, whatever the size of the history: the messages by (client, time) or by time, then their
+    analyses and the analyses' signals by id lists (no join the planner could start from the big tables).
     """
     body = Message.body if bodies else literal("")
-    columns = (Message.id, Message.client_id, Message.sent_at, Message.direction, Message.channel, body,
-               Message.author_name, Message.author_address, Message.subject,
-               Analysis.id, Analysis.mood, Analysis.mood_scores, Analysis.escalate)  # fmt: skip
-    where = [Message.sent_at >= since]
+    where: list = [Message.sent_at >= since]
     if until is not None:
         where.append(Message.sent_at <= until)
-    where.append(Message.client_id == client_id if client_id else col(Message.client_id).is_not(None))
-    if analyzer_version:
-        where.append(Analysis.analyzer_version == analyzer_version)
-    joined = select(*columns).join(Analysis, col(Analysis.message_id) == Message.id).where(*where)
-    newest: dict[int, tuple] = {}
-    for row in session.exec(joined.order_by(col(Analysis.id))):  # type: ignore[call-overload]
-        newest[row[0]] = row  # the newest analysis of each message wins
-    wanted = {row[9] for row in newest.values()}
+    if client_id is None:
+        where.append(col(Message.client_id).is_not(None))
+    elif isinstance(client_id, str):
+        where.append(Message.client_id == client_id)
+    else:
+        where.append(col(Message.client_id).in_(client_id))
+    columns = (Message.id, Message.client_id, Message.sent_at, Message.direction, Message.channel, body,
+               Message.author_name, Message.author_address, Message.subject)  # fmt: skip
+    messages = {row[0]: row for row in session.exec(select(*columns).where(*where))}  # type: ignore[call-overload]
+    newest: dict[int, tuple] = {}  # message id -> (analysis id, mood, scores, escalate)
+    for ids in _chunks(sorted(messages)):
+        query = select(  # type: ignore[call-overload]
+            Analysis.message_id, Analysis.id, Analysis.mood, Analysis.mood_scores, Analysis.escalate
+        ).where(col(Analysis.message_id).in_(ids))
+        if analyzer_version:
+            query = query.where(Analysis.analyzer_version == analyzer_version)
+        for message_id, *analysis in session.exec(query.order_by(col(Analysis.id))):  # type: ignore[call-overload]
+            newest[message_id] = tuple(analysis)  # the newest analysis of each message wins
     findings: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
-    signals = (
-        select(Signal.analysis_id, Signal.family, Signal.label, Signal.text)
-        .join(Analysis, col(Analysis.id) == Signal.analysis_id)
-        .join(Message, col(Message.id) == Signal.message_id)
-        .where(*where, col(Signal.confidence) >= min_confidence)
-        .order_by(col(Signal.id))
-    )
-    for analysis_id, family, label, text in session.exec(signals):  # type: ignore[call-overload]
-        if analysis_id in wanted:
+    for ids in _chunks(sorted(a[0] for a in newest.values())):
+        signals = (
+            select(Signal.analysis_id, Signal.family, Signal.label, Signal.text)
+            .where(col(Signal.analysis_id).in_(ids), col(Signal.confidence) >= min_confidence)
+            .order_by(col(Signal.id))
+        )
+        for analysis_id, family, label, text in session.exec(signals):  # type: ignore[call-overload]
             findings[analysis_id].append((family, label, text))
     timelines: dict[str, list[Item]] = defaultdict(list)
-    for (
-        mid,
-        client,
-        sent_at,
-        direction,
-        channel,
-        text,
-        name,
-        address,
-        subject,
-        aid,
-        mood,
-        scores,
-        esc,
-    ) in newest.values():
+    for message_id, (aid, mood, scores, esc) in newest.items():
+        _, client, sent_at, direction, channel, text, name, address, subject = messages[message_id]
         scores = scores or {}
         timelines[client].append(
             Item(
-                message_id=mid,
+                message_id=message_id,
                 sent_at=sent_at,
                 direction=direction,
                 channel=channel,
@@ -271,3 +275,8 @@ def load_timelines(
     for items in timelines.values():
         items.sort(key=lambda i: (i.sent_at, i.message_id))
     return timelines
+
+
+def _chunks(values: list, size: int = CHUNK) -> Iterator[list]:
+    for begin in range(0, len(values), size):
+        yield values[begin : begin + size]

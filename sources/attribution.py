@@ -34,12 +34,17 @@ def _norm(value: str) -> str:
     return digits if digits.isdigit() and len(digits) >= 7 else value  # phone numbers compare by digits
 
 
-def _email_matches(address: str, patterns: tuple[str, ...]) -> bool:
+def _email_keys(address: str) -> tuple[str, ...]:
+    """The keys an address matches a configured e-mail by: itself and its ``@domain`` (lowercase)."""
     address = address.strip().lower()
     if "@" not in address:
-        return False
-    domain = "@" + address.rsplit("@", 1)[1]
-    return any(p.lower() in (address, domain) for p in patterns)
+        return ()
+    return (address, "@" + address.rsplit("@", 1)[1])
+
+
+def _email_matches(address: str, patterns: tuple[str, ...]) -> bool:
+    keys = _email_keys(address)
+    return any(p.lower() in keys for p in patterns)
 
 
 class Directory:
@@ -49,6 +54,11 @@ class Directory:
         self.team_emails = tuple(e for p in team for e in p.emails)
         self.team_names = {_norm(n) for p in team for n in p.names}
         self.clients = clients
+        # address or @domain -> position of the first client (config order) that lists it
+        self._by_email: dict[str, int] = {}
+        for position, client in enumerate(clients):
+            for pattern in client.emails:
+                self._by_email.setdefault(pattern.strip().lower(), position)
         self._by_chat: dict[tuple[str, str], str] = {}
         for client in clients:
             for channel, chats in client.chats.items():
@@ -64,10 +74,8 @@ class Directory:
         direction = "out" if self.is_team(message) else "in"
         if message.channel == "email":
             addresses = message.recipients if direction == "out" else (message.author_address,)
-            for client in self.clients:
-                if any(_email_matches(a, client.emails) for a in addresses):
-                    return Attribution(client.id, direction)
-            return Attribution(None, direction)
+            found = [self._by_email[k] for a in addresses for k in _email_keys(a) if k in self._by_email]
+            return Attribution(self.clients[min(found)].id if found else None, direction)
         for key in (message.chat, message.chat_id):
             client_id = self._by_chat.get((message.channel, _norm(key))) if key else None
             if client_id:

@@ -47,6 +47,14 @@ def active_flags(session: Session, client_id: str) -> dict[str, Flag]:
     return {flag.kind: flag for flag in session.exec(query)}
 
 
+def active_flags_by_client(session: Session) -> dict[str, dict[str, Flag]]:
+    """Every client's active flags by kind, in one query (the escalation step visits every client)."""
+    out: dict[str, dict[str, Flag]] = {}
+    for flag in session.exec(select(Flag).where(col(Flag.status).in_(ACTIVE_STATUSES))):
+        out.setdefault(flag.client_id, {})[flag.kind] = flag
+    return out
+
+
 def _last_closed(session: Session, client_id: str, kind: str) -> Flag | None:
     query = (
         select(Flag)
@@ -68,9 +76,14 @@ def upsert_flag(
     evidence: list[EvidenceIn],
     newest_evidence_at: datetime,
     now: datetime,
+    active: dict[str, Flag] | None = None,
 ) -> FlagChange | None:
-    """Open, update or leave alone the flag of this kind. Returns what changed (None: nothing)."""
-    flag = active_flags(session, client_id).get(kind)
+    """Open, update or leave alone the flag of this kind. Returns what changed (None: nothing).
+
+    ``active``: the client's active flags by kind when the caller has them (a flag this opens is added to it).
+    """
+    active = active_flags(session, client_id) if active is None else active
+    flag = active.get(kind)
     if flag is None:
         closed = _last_closed(session, client_id, kind)
         if closed is not None and newest_evidence_at <= closed.updated_at:
@@ -79,7 +92,9 @@ def upsert_flag(
                     updated_at=now, summary=summary, rule=rule, details=details)  # fmt: skip
         session.add(flag)
         session.flush()
+        active[kind] = flag
         change = "opened"
+        known: set[int] = set()
     else:
         known = set(session.exec(select(FlagEvidence.message_id).where(FlagEvidence.flag_id == flag.id)))
         worse = SEVERITIES.index(severity) > SEVERITIES.index(flag.severity)
@@ -91,7 +106,6 @@ def upsert_flag(
         flag.summary, flag.details, flag.rule, flag.updated_at = summary, details, rule, now
         session.add(flag)
         change = "updated"
-    known = set(session.exec(select(FlagEvidence.message_id).where(FlagEvidence.flag_id == flag.id)))
     for item in evidence:
         if item.message_id not in known:
             session.add(FlagEvidence(flag_id=flag.id, message_id=item.message_id, quote=item.quote))

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import insert
+from sqlalchemy import exists, func, insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
@@ -87,11 +87,32 @@ def add_quarantine(session: Session, *, source: str, item_id: str, error: str, r
     return True
 
 
-def pending_messages(session: Session, *, analyzer_version: str, limit: int) -> list[Message]:
-    """Messages with no analysis by this analyzer version, oldest first."""
-    done = select(Analysis.message_id).where(Analysis.analyzer_version == analyzer_version)
-    query = select(Message).where(col(Message.id).not_in(done)).order_by(col(Message.id)).limit(limit)
-    return list(session.exec(query))
+def pending_ids(session: Session, *, analyzer_version: str) -> list[int]:
+    """Ids of the messages this analyzer version has not analysed, oldest first.
+
+    Night after night they are the newest messages: every message up to the newest one analysed has its analysis.
+    Two counts prove it (analyses belong to distinct existing messages) and the ids come from a primary-key
+    range. Otherwise (a new analyzer version, a message stored below the newest analysed one) one anti-join
+    over all messages.
+    """
+    done, newest = session.exec(
+        select(func.count(), func.max(Analysis.message_id)).where(Analysis.analyzer_version == analyzer_version)
+    ).one()
+    later = select(col(Message.id)).order_by(col(Message.id))
+    if newest is None:
+        return [i for i in session.exec(later) if i is not None]
+    tail = [i for i in session.exec(later.where(col(Message.id) > newest)) if i is not None]
+    if len(tail) == session.exec(select(func.count()).select_from(Message)).one() - done:
+        return tail
+    version = col(Analysis.analyzer_version) == analyzer_version
+    analysed = exists().where(col(Analysis.message_id) == Message.id, version)
+    return [i for i in session.exec(later.where(~analysed)) if i is not None]
+
+
+def message_inputs(session: Session, ids: Sequence[int]) -> list[tuple[int, str, str, str]]:
+    """(id, new text, direction, channel) of these messages, in id order: what the analyzer reads."""
+    query = select(Message.id, Message.body, Message.direction, Message.channel).where(col(Message.id).in_(ids))
+    return [tuple(row) for row in session.exec(query.order_by(col(Message.id)))]  # type: ignore[misc]
 
 
 def add_analysis(session: Session, analysis: Analysis, signals: Iterable[Signal]) -> None:
@@ -101,6 +122,27 @@ def add_analysis(session: Session, analysis: Analysis, signals: Iterable[Signal]
     for signal in signals:
         signal.analysis_id = analysis.id  # type: ignore[assignment]
         session.add(signal)
+
+
+def add_analyses(session: Session, rows: Sequence[tuple[Analysis, Sequence[Signal]]]) -> None:
+    """Store a batch of analyses with their signals: two multi-row INSERTs, ids in the order given (the same
+    rows ``add_analysis`` would write one by one, without the unit of work's per-object cost). The caller commits."""
+    if not rows:
+        return
+    analyses, signals = Analysis.__table__, Signal.__table__  # type: ignore[attr-defined]
+    session.flush()
+    ids = session.execute(
+        insert(analyses).returning(analyses.c.id, sort_by_parameter_order=True),
+        [{c.key: getattr(a, c.key) for c in analyses.columns if c.key != "id"} for a, _ in rows],
+    ).scalars()
+    found = []
+    for analysis_id, (analysis, batch) in zip(ids, rows, strict=True):
+        analysis.id = analysis_id
+        for signal in batch:
+            signal.analysis_id = analysis_id
+            found.append({c.key: getattr(signal, c.key) for c in signals.columns if c.key != "id"})
+    if found:
+        session.execute(insert(signals), found)
 
 
 def sync_states(session: Session, source: str) -> dict[str, str]:

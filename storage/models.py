@@ -39,6 +39,7 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source", "item_id"),
         Index("ix_message_client_sent", "client_id", "sent_at"),
+        Index("ix_message_sent_at", "sent_at"),  # escalation's recent window over every client; retention purge
     )
     id: int | None = Field(default=None, primary_key=True)
     source: str
@@ -60,7 +61,10 @@ class Message(SQLModel, table=True):
 
 
 class Analysis(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("message_id", "analyzer_version"),)
+    __table_args__ = (
+        UniqueConstraint("message_id", "analyzer_version"),
+        Index("ix_analysis_version_message", "analyzer_version", "message_id"),  # what this version has analysed
+    )
     id: int | None = Field(default=None, primary_key=True)
     message_id: int = Field(foreign_key="message.id", index=True)
     analyzer_version: str
@@ -145,7 +149,10 @@ class ClientDay(SQLModel, table=True):
     Written by insights.rollups; escalation reads these instead of every stored message.
     """
 
-    __table_args__ = (UniqueConstraint("client_id", "analyzer_version", "day"),)
+    __table_args__ = (
+        UniqueConstraint("client_id", "analyzer_version", "day"),
+        Index("ix_clientday_version_day", "analyzer_version", "day"),  # every client's history before the window
+    )
     id: int | None = Field(default=None, primary_key=True)
     client_id: str = Field(foreign_key="client.id", index=True)
     analyzer_version: str
