@@ -26,10 +26,12 @@ For every label (objection category, conflict type, KPI signal family):
 
 ``escalate`` of an incoming message = the rule logic of ``nlp.analyzer.should_escalate`` (which keeps its
 exceptions, e.g. a private client's cancellation) OR a reported termination / legal / hostility /
-escalation_request found by the classifier alone OR the classifier's own ``escalate`` probability ≥ its threshold.
-That threshold is chosen on dev: the one with the best F1 among those keeping dev recall ≥ 0.96 and precision
-≥ 0.80; when no threshold reaches both, the highest recall with precision ≥ 0.80 (a lead flooded with false
-alarms stops reading them). An outgoing message escalates exactly when it carries hostility.
+escalation_request found by the classifier alone OR the classifier's own ``escalate`` probability ≥ its threshold;
+the first two only while that probability is not below their veto (``escalate_veto`` in the model's JSON): the
+classifier read the whole message and knows, say, a private client's cancellation or a calm invoice correction.
+Threshold and vetoes are chosen together on dev: the best F1 among those keeping dev recall ≥ 0.96 and precision
+≥ 0.80; when none reaches both, the highest recall with precision ≥ 0.80 (a lead flooded with false alarms stops
+reading them). An outgoing message escalates exactly when it carries hostility.
 
 Thresholds are chosen on the dev split only (``python -m nlp.training.train_labels``), per label, to maximise the
 dev F1 of this very combination; the test split is never used for tuning.
@@ -124,22 +126,39 @@ def combine(
         rule_escalate,
         {label_of(f) for f in out},
         set(missing),
-        model.passes("escalate", probs.get("escalate", 0.0)),
+        probs.get("escalate", 0.0),
+        model.thresholds.get("escalate", 1.01),
+        model.meta.get("escalate_veto", {}),
     )
     return tuple(out), escalate
 
 
 def decide_escalate(
-    direction: str, rule_escalate: bool, labels: set[str], model_only: set[str], model_escalate: bool
+    direction: str,
+    rule_escalate: bool,
+    labels: set[str],
+    model_only: set[str],
+    probability: float,
+    threshold: float,
+    veto: dict[str, float] | None = None,
 ) -> bool:
-    """Escalate from the rule logic, the labels only the classifier found, and its own ``escalate`` vote.
+    """Escalate from the rule logic, the labels only the classifier found, and its own ``escalate`` score.
 
-    Rule-found labels escalate through the rule logic alone (it knows exceptions such as a private client's
-    cancellation); ``labels`` are all reported labels, ``model_only`` those the rules did not find.
+    Rule-found labels escalate through the rule logic (it knows exceptions such as a private client's
+    cancellation); ``labels`` are all reported labels, ``model_only`` those the rules did not find. The
+    classifier's ``escalate`` probability votes on its own at ``threshold`` and vetoes the other two sources
+    below ``veto["rules"]`` / ``veto["model_only"]`` (dev-tuned, 0 = no veto): it has learned from whole
+    messages what the rules see only in parts, e.g. that a private client's «отменяю подписку, верните деньги» or
+    a calm invoice correction is not for a team lead today.
     """
     if direction == "out":
         return "conflict.hostility" in labels
-    return rule_escalate or model_escalate or bool(model_only & ESCALATING_LABELS)
+    veto = veto or {}
+    return (
+        probability >= threshold
+        or (rule_escalate and probability >= float(veto.get("rules", 0.0)))
+        or (bool(model_only & ESCALATING_LABELS) and probability >= float(veto.get("model_only", 0.0)))
+    )
 
 
 def _model_findings(

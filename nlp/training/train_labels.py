@@ -3,7 +3,7 @@
     python -m nlp.training.train_labels            # -> nlp/models/clientpulse-labels.ftz + .json
 
 Reproducible: fixed seed, ``thread=1``, a fixed hyperparameter grid. Training uses the train split only;
-hyperparameters, per-label thresholds, rule vetoes and the escalate threshold are chosen on the dev split
+hyperparameters, per-label thresholds, rule vetoes, the escalate threshold and its vetoes are chosen on the dev split
 only; the test split is never read here (``clientpulse evaluate`` measures it).
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import fasttext
 
-from nlp.combine import allowed, decide_escalate, label_of, model_labels
+from nlp.combine import allowed, decide_escalate, has_cue, label_of, model_labels
 from nlp.labels import DEFAULT_MODEL_PATH, LABELS, LabelModel, features
 from nlp.training.corpus import CorpusRow, load_corpus, split
 
@@ -42,7 +42,8 @@ THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 19)]  # 0.05 … 0.90
 VETOES = [0.0, 0.02, 0.05, 0.1]
 ESCALATE_MIN_RECALL = 0.96  # a margin over the 0.95 target
 ESCALATE_MIN_PRECISION = 0.80
-ESCALATE_GRID = [0.005, 0.01, *(round(0.02 * i, 2) for i in range(1, 50))]
+ESCALATE_GRID = [0.005, 0.01, *(round(0.02 * i, 2) for i in range(1, 50)), 1.01]  # 1.01: no own vote
+ESCALATE_VETOES = [0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1]
 NONE_LABEL = "__label__none"
 
 
@@ -53,6 +54,7 @@ class Example:
     rules: frozenset[str]  # labels the rules found (direction rules applied)
     rule_escalate: bool
     direction: str
+    no_cue: frozenset[str] = frozenset()  # labels lacking the lexical support a model-only finding needs
 
 
 def gold_labels(row: CorpusRow) -> frozenset[str]:
@@ -82,6 +84,7 @@ def build_examples(rows: Sequence[CorpusRow]) -> list[Example]:
                 rules=frozenset(label_of(h.finding) for h in hits),
                 rule_escalate=should_escalate(hits, doc_flags(doc), row.direction, mood),
                 direction=row.direction,
+                no_cue=frozenset(label for label in model_labels() if not has_cue(doc, label)),
             )
         )
     return out
@@ -104,7 +107,9 @@ def _counts(examples: Sequence[Example], probs: Sequence[dict[str, float]], labe
     for ex, p in zip(examples, probs, strict=True):
         score = p.get(label, 0.0)
         veto_here = veto if ex.direction == "in" else 0.0
-        pred = allowed(label, ex.direction) and (score >= veto_here if label in ex.rules else score >= t)
+        pred = allowed(label, ex.direction) and (
+            score >= veto_here if label in ex.rules else score >= t and label not in ex.no_cue
+        )
         gold = label in ex.gold
         tp, fp, fn = tp + (pred and gold), fp + (pred and not gold), fn + (gold and not pred)
     return tp, fp, fn
@@ -116,7 +121,9 @@ def final_labels(ex: Example, probs: dict[str, float], thresholds: dict[str, flo
     for label in model_labels():
         score = probs.get(label, 0.0)
         veto = vetoes[label] if ex.direction == "in" else 0.0
-        if allowed(label, ex.direction) and (score >= veto if label in ex.rules else score >= thresholds[label]):
+        if allowed(label, ex.direction) and (
+            score >= veto if label in ex.rules else score >= thresholds[label] and label not in ex.no_cue
+        ):
             out.add(label)
     return out
 
@@ -136,10 +143,11 @@ def tune(examples: Sequence[Example], probs: Sequence[dict[str, float]]) -> dict
         family_counts.setdefault(family, [0, 0, 0])
         family_counts[family] = [a + b for a, b in zip(family_counts[family], best[2], strict=True)]
     finals = [final_labels(ex, p, thresholds, vetoes) for ex, p in zip(examples, probs, strict=True)]
-    thresholds["escalate"], escalate = _tune_escalate(examples, probs, finals)
+    thresholds["escalate"], escalate_veto, escalate = _tune_escalate(examples, probs, finals)
     return {
         "thresholds": thresholds,
         "veto": vetoes,
+        "escalate_veto": escalate_veto,
         "dev": {
             **{f"{family}_micro_f1": round(_f1(*c), 4) for family, c in family_counts.items()},
             "escalate": escalate,
@@ -149,26 +157,31 @@ def tune(examples: Sequence[Example], probs: Sequence[dict[str, float]]) -> dict
 
 def _tune_escalate(
     examples: Sequence[Example], probs: Sequence[dict[str, float]], finals: Sequence[set[str]]
-) -> tuple[float, dict]:
+) -> tuple[float, dict[str, float], dict]:
+    """The classifier's own escalate threshold and its vetoes on the rule and model-only sources, jointly."""
     rows = []
-    for t in ESCALATE_GRID:
+    for t, v_rules, v_model in itertools.product(ESCALATE_GRID, ESCALATE_VETOES, ESCALATE_VETOES):
+        veto = {"rules": v_rules, "model_only": v_model}
         tp = fp = fn = 0
         for ex, p, labels in zip(examples, probs, finals, strict=True):
             pred = decide_escalate(
-                ex.direction, ex.rule_escalate, labels, labels - ex.rules, p.get("escalate", 0.0) >= t
+                ex.direction, ex.rule_escalate, labels, labels - ex.rules, p.get("escalate", 0.0), t, veto
             )
             gold = "escalate" in ex.gold
             tp, fp, fn = tp + (pred and gold), fp + (pred and not gold), fn + (gold and not pred)
-        rows.append((t, tp / (tp + fn) if tp + fn else 0.0, tp / (tp + fp) if tp + fp else 0.0, _f1(tp, fp, fn)))
-    both = [r for r in rows if r[1] >= ESCALATE_MIN_RECALL and r[2] >= ESCALATE_MIN_PRECISION]
-    precise = [r for r in rows if r[2] >= ESCALATE_MIN_PRECISION]
+        recall, precision = tp / (tp + fn) if tp + fn else 0.0, tp / (tp + fp) if tp + fp else 0.0
+        # ties: the higher threshold, then the milder vetoes
+        rows.append((t, veto, recall, precision, _f1(tp, fp, fn), (t, -v_rules, -v_model)))
+    both = [r for r in rows if r[2] >= ESCALATE_MIN_RECALL and r[3] >= ESCALATE_MIN_PRECISION]
+    precise = [r for r in rows if r[3] >= ESCALATE_MIN_PRECISION]
     if both:
-        t, recall, precision, f1 = max(both, key=lambda r: (r[3], r[0]))
+        t, veto, recall, precision, f1, _ = max(both, key=lambda r: (r[4], r[5]))
     elif precise:
-        t, recall, precision, f1 = max(precise, key=lambda r: (r[1], r[0]))
+        t, veto, recall, precision, f1, _ = max(precise, key=lambda r: (r[2], r[4], r[5]))
     else:
-        t, recall, precision, f1 = max(rows, key=lambda r: (r[3], r[0]))
-    return t, {"threshold": t, "recall": round(recall, 4), "precision": round(precision, 4), "f1": round(f1, 4)}
+        t, veto, recall, precision, f1, _ = max(rows, key=lambda r: (r[4], r[5]))
+    summary = {"threshold": t, "recall": round(recall, 4), "precision": round(precision, 4), "f1": round(f1, 4)}
+    return t, veto, {**summary, "veto": veto}
 
 
 def _probs(model: Any, examples: Sequence[Example]) -> list[dict[str, float]]:

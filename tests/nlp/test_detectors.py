@@ -112,7 +112,27 @@ PRESENT = [
     ("расторгнум договр если не починитe", "conflict", "termination"),
     ("deadline прошёл, нужно ASAP", "conflict", "deadline"),
     ("ваще не видим результата", "objection", "need"),
+    # round 2: contempt and our own rude replies
+    ("Вы профнепригодны, признайте это.", "conflict", "hostility"),
+    ("это какой-то детский сад, а не агентство", "conflict", "hostility"),
+    ("ты вообще нормальный? я просил не звонить в 7 утра", "conflict", "hostility"),
+    ("кто вас вообще пустил в маркетинг", "conflict", "hostility"),
+    ("проведём оплату по счёту завтра", "receivable", "payment"),
+    ("закроем долг до конца месяца", "receivable", "payment"),
 ]
+
+PRESENT_OUT = [
+    ("Ну и ищите другого бухгалтера, раз такой умный", "conflict", "hostility"),
+    ("Хватит засорять поддержку одинаковыми вопросами.", "conflict", "hostility"),
+    ("Женщина, не морочьте голову, мастер приедет когда сможет", "conflict", "hostility"),
+    ("для особо одарённых: пароль меняется в профиле", "conflict", "hostility"),
+    ("экономьте дальше, только потом не плачьте", "conflict", "hostility"),
+]
+
+
+@pytest.mark.parametrize(("text", "family", "label"), PRESENT_OUT)
+def test_detects_in_our_own_messages(text: str, family: str, label: str) -> None:
+    assert (family, label) in labels(text, "out"), labels(text, "out")
 
 
 @pytest.mark.parametrize(("text", "family", "label"), PRESENT)
@@ -149,6 +169,12 @@ ABSENT = [
     ("Отлично, спасибо за оперативность!", "conflict", "complaint"),
     ("Конкуренты запустили новую акцию, надо ответить.", "objection", "competitor"),
     ("Дорогие коллеги, поздравляем с праздником!", "objection", "price"),
+    # round 2: «счёт» and «проведём» that are not about paying; a kindergarten client
+    ("Обучение проведём в четверг в 11, ссылку пришлю.", "receivable", "payment"),
+    ("Повторную уборку проведём за наш счёт.", "receivable", "invoice"),
+    ("какая это уже версия по счёту? пятая?", "receivable", "invoice"),
+    ("Нужна уборка в детском саду после ремонта.", "conflict", "hostility"),
+    ("доставку в детский сад на Лесной сделаем завтра к 8", "conflict", "hostility"),
 ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from nlp.analyzer import AnalyzeInput, Analyzer, find_signals
-from nlp.combine import combine
+from nlp.combine import combine, decide_escalate, has_cue
 from nlp.labels import DEFAULT_MODEL_PATH, LABELS, LabelModel, concepts_of, features
 from nlp.pipeline import get_pipeline
 from nlp.sentiment import MoodModel
@@ -98,6 +98,25 @@ def test_veto_drops_a_rule_finding(model: LabelModel) -> None:
     strict = LabelModel(model.model, dict.fromkeys(LABELS, 1.01), model.path, {"veto": {"objection.price": 1.01}})
     kept, escalate = combine(doc, "in", rule_findings, False, strict, probs)
     assert "price" not in {f.label for f in kept} and escalate is False
+
+
+def test_escalate_veto_and_own_vote() -> None:
+    threat = {"conflict.termination"}
+    # the rule logic escalates unless the classifier is sure it should not (a private client's cancellation)
+    assert decide_escalate("in", True, threat, set(), 0.2, 0.9, {"rules": 0.05})
+    assert not decide_escalate("in", True, threat, set(), 0.01, 0.9, {"rules": 0.05})
+    # a threat only the classifier found escalates above its own veto; the escalate score votes on its own
+    assert decide_escalate("in", False, threat, threat, 0.01, 0.9, {"model_only": 0.001})
+    assert decide_escalate("in", False, set(), set(), 0.95, 0.9, {})
+    # our own message: hostility alone decides
+    assert decide_escalate("out", False, {"conflict.hostility"}, set(), 0.0, 0.9, {"rules": 0.5})
+    assert not decide_escalate("out", True, set(), set(), 1.0, 0.9, {})
+
+
+def test_authority_needs_a_pending_decision_cue() -> None:
+    nlp = get_pipeline()
+    assert has_cue(nlp("решает собственник, он вернётся через неделю"), "objection.authority")
+    assert not has_cue(nlp("директор сказал, что предоплату 100% не подпишет"), "objection.authority")
 
 
 def test_training_smoke(tmp_path) -> None:
