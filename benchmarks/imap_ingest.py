@@ -6,7 +6,8 @@ serves it with scripts/imap-test-server.sh on loopback and, per round, times
   (a) clientpulse: ``flows.steps.ingest_source`` into a fresh SQLite file (the nightly run's ingest step), and
   (b) mbsync (Debian package isync) with default settings, pull-only, into a fresh empty Maildir,
 then prints both rates and the ratio clientpulse/mbsync (target: >= 1.0). Needs root, dovecot-imapd, isync.
-Not part of the test suite.
+Not part of the test suite. mbsync downloads every byte; clientpulse leaves attachment payloads on the server
+(``sources.imap_messages``), so it also prints what ``raw`` keeps, and the CPU of its parser processes.
 
 Example: .venv/bin/python benchmarks/imap_ingest.py --runs 3 [--security plain] [--profile /tmp/imap.prof]
 """
@@ -20,6 +21,7 @@ import cProfile
 import os
 import pstats
 import random
+import resource
 import shutil
 import socket
 import statistics
@@ -269,7 +271,7 @@ def run_clientpulse(
     engine = open_database(settings.database_url)  # a fresh file, migrated: not timed
     steps.prepare(engine, settings)
     profiler = cProfile.Profile() if profile else None
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu, workers = time.perf_counter(), time.process_time(), _children_cpu()
     if profiler:
         profiler.enable()
     report = steps.ingest_source(engine, settings, settings.sources[0])
@@ -277,11 +279,20 @@ def run_clientpulse(
         profiler.disable()
         profiler.dump_stats(profile)
     elapsed = time.perf_counter() - started
-    print(f"  clientpulse: {elapsed:.2f} s wall, {time.process_time() - cpu:.2f} s CPU", flush=True)
+    workers = _children_cpu() - workers  # the parser processes, reaped when the sync ends
+    with engine.connect() as connection:  # attachments stay on the server: raw holds the rest of each message
+        kept = connection.exec_driver_sql("SELECT coalesce(sum(length(raw)), 0) FROM message").scalar_one()
+    print(f"  clientpulse: {elapsed:.2f} s wall, {time.process_time() - cpu:.2f} s CPU "
+          f"+ {workers:.2f} s CPU in parser processes; raw kept {kept / 2**20:.0f} MiB", flush=True)  # fmt: skip
     engine.dispose()
     if report.errors or report.quarantined:
         raise SystemExit(f"clientpulse sync reported problems: {report.errors[:3]}")
     return elapsed, report.added
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_mbsync(server: Server, work: Path, security: str) -> tuple[float, int]:

@@ -6,6 +6,11 @@ stored, so ``\\Seen`` and ``\\Recent`` stay as the account manager left them. Pr
 store once its items are stored, so a run that stops anywhere resumes without gaps or repeats. A folder
 whose UIDVALIDITY changed is read again from the start (``resync=True``); storage dedupes by item id.
 
+Throughput: what is downloaded is decided by ``sources.imap_messages`` (attachments stay on the server). A
+thread owns the connection and fetches up to ``_AHEAD`` batches ahead of the one the caller is storing; a
+large folder (``POOL_FROM`` new messages) is parsed by worker processes, one per CPU (``sources.imap_workers``),
+a small one in that thread. Records come back in UID order either way.
+
 Example::
 
     account = ImapAccount(name="anna", host="imap.example.ru", port=993, security="tls",
@@ -19,7 +24,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import ssl
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,7 +42,8 @@ from imapclient.exceptions import (  # type: ignore[import-untyped]
     LoginError,
 )
 
-from sources.imap_messages import fetch_messages
+from sources.imap_messages import Fetched, fetch_part, fetch_whole, parse_fetched
+from sources.imap_workers import ParserPool, WorkerError
 from sources.records import Quarantined, RawMessage, SourceError
 
 __all__ = [
@@ -63,6 +71,10 @@ _BATCH_BYTES = 64 * 2**20
 _HEADER_ESTIMATE = 64 * 2**10  # what a header-only fetch of an oversized message counts against that budget
 _SIZES_PER_FETCH = 2_000  # UIDs per RFC822.SIZE request: one round trip, well inside the server's line limit
 DEFAULT_BATCH = 500
+POOL_FROM = 500  # new messages in a folder from which parsing moves to worker processes (when workers=None)
+_CHUNK = 50  # messages per task of a worker process
+_AHEAD = 4  # batches fetched (and handed to the parsers) ahead of the one the caller is storing, at most
+_AHEAD_BYTES = 2 * _BATCH_BYTES  # and at most this many bytes of them (RFC822.SIZE; at least one batch)
 
 
 class ImapError(SourceError):
@@ -130,14 +142,20 @@ class ImapBatch:
 
 
 def read_imap(
-    account: ImapAccount, cursors: dict[str, FolderCursor], *, batch_size: int = DEFAULT_BATCH
+    account: ImapAccount,
+    cursors: dict[str, FolderCursor],
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    workers: int | None = None,
 ) -> Iterator[ImapBatch]:
     """Yield the mail that is new since ``cursors`` (folder -> FolderCursor), folder by folder, in batches.
 
     Batches come in UID order, at most ``batch_size`` messages each; a folder with nothing new yields
     nothing unless its cursor must change (first read, UIDVALIDITY change). A message the MIME parser
     rejects becomes a ``Quarantined`` item with its raw bytes; the read goes on. While the caller stores
-    one batch, a worker thread fetches and parses the next (the caller never touches the connection).
+    one batch, a thread fetches the next ones (the caller never touches the connection) and hands them to
+    the parsers: ``workers`` processes (None: one per CPU, at most 4, for a folder with at least
+    ``POOL_FROM`` new messages; 1: always in the fetch thread). What is downloaded: ``sources.imap_messages``.
 
     Raises ``ImapSecurityError`` at call time for plain text to a non-loopback host. While iterating:
     ``ImapConnectionError`` (retry later), ``ImapTLSError``, ``ImapAuthError``, ``ImapFolderError``.
@@ -153,7 +171,9 @@ def read_imap(
         )
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    return _read(account, dict(cursors), batch_size)
+    if workers is not None and workers < 1:
+        raise ValueError("workers must be at least 1")
+    return _read(account, dict(cursors), batch_size, _Parsers(workers))
 
 
 def default_folders(listing: Iterable[tuple[Sequence[bytes], bytes | str | None, str]]) -> tuple[str, ...]:
@@ -173,7 +193,9 @@ def default_folders(listing: Iterable[tuple[Sequence[bytes], bytes | str | None,
 # -- session -----------------------------------------------------------------------------------------------
 
 
-def _read(account: ImapAccount, cursors: dict[str, FolderCursor], batch_size: int) -> Iterator[ImapBatch]:
+def _read(
+    account: ImapAccount, cursors: dict[str, FolderCursor], batch_size: int, parsers: _Parsers
+) -> Iterator[ImapBatch]:
     client = _connect(account)
     where = "during login"
     try:
@@ -181,13 +203,14 @@ def _read(account: ImapAccount, cursors: dict[str, FolderCursor], batch_size: in
         where = "while listing folders"
         for folder in _folders(client, account):
             where = f"while reading {folder!r}"
-            yield from _read_folder(client, account, folder, cursors.get(folder), batch_size)
+            yield from _read_folder(client, account, folder, cursors.get(folder), batch_size, parsers)
     except (OSError, IMAPClientAbortError) as exc:  # timeouts and TLS failures mid-session are OSErrors too
         raise ImapConnectionError(_where(account, f"connection lost {where}: {exc}")) from exc
     except IMAPClientError as exc:  # a NO or BAD answer the server should not have given
         raise ImapError(_where(account, f"server error {where}: {exc}")) from exc
     finally:
         _close(client)
+        parsers.close()
 
 
 def _connect(account: ImapAccount) -> IMAPClient:
@@ -277,7 +300,12 @@ def _close(client: IMAPClient) -> None:
 
 
 def _read_folder(
-    client: IMAPClient, account: ImapAccount, folder: str, cursor: FolderCursor | None, batch_size: int
+    client: IMAPClient,
+    account: ImapAccount,
+    folder: str,
+    cursor: FolderCursor | None,
+    batch_size: int,
+    parsers: _Parsers,
 ) -> Iterator[ImapBatch]:
     try:
         info = client.select_folder(folder, readonly=True)  # EXAMINE: nothing in the folder can change
@@ -307,6 +335,7 @@ def _read_folder(
         if cursor != start:  # first read or resync of an empty folder: the new cursor still needs storing
             yield ImapBatch(folder, start, [], resync)
         return
+    pooled = parsers.pooled(len(uids))  # worker processes start while the sizes are fetched
     sizes: dict[int, int] = {}  # a UID missing here was expunged meanwhile: nothing to read
     for i in range(0, len(uids), _SIZES_PER_FETCH):
         fetched = client.fetch(uids[i : i + _SIZES_PER_FETCH], ["RFC822.SIZE"])
@@ -316,32 +345,71 @@ def _read_folder(
         for i in range(0, len(uids), batch_size)
         for part in _by_bytes(uids[i : i + batch_size], sizes, account.max_message_bytes)
     ]
+    costs = [sum(_cost(sizes.get(uid, 0), account.max_message_bytes) for uid in part) for part in parts]
+    where = (account.name, folder, uidvalidity)
 
-    def fetch(part: list[int]) -> list[RawMessage | Quarantined]:
-        return fetch_messages(client, account.name, folder, uidvalidity, part, sizes, account.max_message_bytes)
+    def fetch(part: list[int]) -> tuple[list[Fetched], list[_Job]]:
+        downloaded = fetch_part(client, part, sizes, account.max_message_bytes)
+        return downloaded, parsers.submit(pooled, where, downloaded)
 
-    for part, items in _ahead(parts, fetch):
-        yield ImapBatch(folder, FolderCursor(uidvalidity, part[-1]), items, resync)
+    io = ThreadPoolExecutor(1, thread_name_prefix="imap-fetch")  # the only user of the connection
+    try:
+        for part, (downloaded, jobs) in _ahead(parts, costs, io, fetch):
+            items = parsers.results(where, jobs)
+            items = _whole_if_rejected(client, io, parsers, where, downloaded, items)
+            yield ImapBatch(folder, FolderCursor(uidvalidity, part[-1]), items, resync)
+    finally:
+        io.shutdown(wait=True, cancel_futures=True)  # a fetch under way ends before the connection closes
 
 
-def _ahead(parts: list[list[int]], fetch: Callable[[list[int]], list]) -> Iterator[tuple[list[int], list]]:
-    """``(part, fetch(part))`` in order; the next part is fetched in a worker thread while the caller stores
-    this one. One thread at a time uses the connection; closing the generator waits for the fetch under way."""
-    with ThreadPoolExecutor(1, thread_name_prefix="imap-fetch") as worker:
-        pending: Future | None = worker.submit(fetch, parts[0]) if parts else None
-        for i, part in enumerate(parts):
-            assert pending is not None
-            items = pending.result()  # the worker's exception, if any, is raised here, in UID order
-            pending = worker.submit(fetch, parts[i + 1]) if i + 1 < len(parts) else None
-            yield part, items
+def _ahead(
+    parts: list[list[int]], costs: list[int], io: ThreadPoolExecutor, fetch: Callable
+) -> Iterator[tuple[list[int], Any]]:
+    """``(part, fetch(part))`` in order, with the next parts fetched in the ``io`` thread meanwhile (up to
+    ``_AHEAD`` of them and ``_AHEAD_BYTES``), so that the parsers never wait for the caller's commits."""
+    pending: deque[tuple[list[int], int, Future]] = deque()
+    queued, next_part = 0, 0
+    while True:
+        while next_part < len(parts) and (
+            not pending or (len(pending) < _AHEAD and queued + costs[next_part] <= _AHEAD_BYTES)
+        ):
+            pending.append((parts[next_part], costs[next_part], io.submit(fetch, parts[next_part])))
+            queued += costs[next_part]
+            next_part += 1
+        if not pending:
+            return
+        part, cost, future = pending.popleft()
+        queued -= cost
+        yield part, future.result()  # the thread's exception, if any, is raised here, in UID order
+
+
+def _whole_if_rejected(
+    client: IMAPClient,
+    io: ThreadPoolExecutor,
+    parsers: _Parsers,
+    where: tuple[str, str, int],
+    downloaded: list[Fetched],
+    items: list[RawMessage | Quarantined],
+) -> list[RawMessage | Quarantined]:
+    """A partly fetched message the parser rejected is fetched whole and parsed again, so that quarantine
+    keeps the server's bytes (rare: the rebuilt message holds the same header and text as the original)."""
+    rejected = [m.uid for m, item in zip(downloaded, items, strict=True) if m.partial and isinstance(item, Quarantined)]
+    if not rejected:
+        return items
+    whole = io.submit(fetch_whole, client, rejected).result()
+    redo = [whole[uid] for uid in rejected if uid in whole]
+    for m, item in zip(downloaded, items, strict=True):
+        if m.uid in rejected and m.uid not in whole:  # expunged meanwhile: it keeps what was downloaded
+            log.warning("IMAP %s: %s quarantined: %s", where[0], item.item_id, getattr(item, "error", ""))
+    again = dict(zip([m.uid for m in redo], parsers.results(where, parsers.submit(False, where, redo)), strict=True))
+    return [again.get(m.uid, item) for m, item in zip(downloaded, items, strict=True)]
 
 
 def _by_bytes(uids: list[int], sizes: dict[int, int], limit: int) -> Iterator[list[int]]:
     part: list[int] = []
     total = 0
     for uid in uids:
-        size = sizes.get(uid, 0)
-        cost = size if size <= limit else _HEADER_ESTIMATE
+        cost = _cost(sizes.get(uid, 0), limit)
         if part and total + cost > _BATCH_BYTES:
             yield part
             part, total = [], 0
@@ -349,6 +417,82 @@ def _by_bytes(uids: list[int], sizes: dict[int, int], limit: int) -> Iterator[li
         total += cost
     if part:
         yield part
+
+
+def _cost(size: int, limit: int) -> int:
+    """What a message counts against the byte budgets: its size, or a header's for an oversized one."""
+    return size if size <= limit else _HEADER_ESTIMATE
+
+
+# -- parsing -----------------------------------------------------------------------------------------------
+
+_Job = tuple[list[Fetched], Future]  # messages handed to a parser, and their (records, log lines)
+
+
+class _Parsers:
+    """Where downloaded messages are parsed: parser processes (``sources.imap_workers``, started when the first
+    large folder comes), else the fetch thread. Should the processes fail, the messages are parsed here."""
+
+    def __init__(self, workers: int | None) -> None:
+        self.workers = workers
+        self.pool: ParserPool | None = None
+        self.broken = False
+
+    def pooled(self, count: int) -> bool:
+        """Parse a folder with ``count`` new messages in parser processes? Starts them if so."""
+        workers = self.workers if self.workers is not None else _cpus()
+        if self.broken or workers < 2:
+            return False
+        if self.pool is None and self.workers is None and count < POOL_FROM:
+            return False  # starting processes would cost more than they save
+        if self.pool is None:
+            try:
+                self.pool = ParserPool(workers)  # they import the parser while the first batch downloads
+            except OSError as exc:
+                self._broke(exc)
+                return False
+        return True
+
+    def submit(self, pooled: bool, where: tuple[str, str, int], downloaded: list[Fetched]) -> list[_Job]:
+        if pooled and self.pool is not None and not self.broken:
+            return [
+                (chunk, self.pool.submit(*where, chunk))
+                for chunk in (downloaded[i : i + _CHUNK] for i in range(0, len(downloaded), _CHUNK))
+            ]
+        done: Future = Future()
+        done.set_result(parse_fetched(*where, downloaded))
+        return [(downloaded, done)]
+
+    def results(self, where: tuple[str, str, int], jobs: list[_Job]) -> list[RawMessage | Quarantined]:
+        items: list[RawMessage | Quarantined] = []
+        for chunk, future in jobs:
+            try:
+                parsed, logs = future.result()
+            except WorkerError as exc:  # a parser process died: parse its messages here instead
+                self._broke(exc)
+                parsed, logs = parse_fetched(*where, chunk)
+            for level, line in logs:
+                log.log(level, "%s", line)
+            items.extend(parsed)
+        return items
+
+    def _broke(self, exc: BaseException) -> None:
+        if not self.broken:
+            log.warning("IMAP: parser processes failed (%s); parsing in the reading process", exc)
+        self.broken = True
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+
+def _cpus() -> int:
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        count = os.cpu_count() or 1
+    return min(4, count)
 
 
 # -- helpers -----------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from clientpulse.config import load_settings
+from clientpulse.config import ConfigError, load_settings
 from flows import steps
 from storage.db import open_database, session
 from storage.models import Message, Run, SyncState
@@ -191,6 +191,27 @@ def test_seen_and_recent_flags_unchanged_after_a_run(server, tmp_path):
     assert any(b"\\Recent" in f for f in before[0].values()) and any(b"\\Seen" not in f for f in before[0].values())
     assert sync(workspace(tmp_path, server, folders=["Flags"], batch_size=4)).added == 9
     assert (server.flags("Flags"), server.maildir_names("Flags")) == before
+
+
+def test_max_message_bytes_from_the_config(server, tmp_path):
+    big = mail(1, folder="Limit")
+    big.set_content("Большое письмо с презентацией. " * 2_000, cte="base64")
+    server.deliver("Limit", big)
+    fill(server, "Limit", range(2, 4))
+    config = workspace(tmp_path, server, folders=["Limit"], max_message_bytes=20_000)
+    report = sync(config)
+    assert (report.added, report.errors) == (3, [])
+    head, *rest = stored(config)  # ordered by item_id: message 1 first
+    assert head.subject == "Письмо 1 (Limit)" and head.body == "" and head.raw.endswith(b"\r\n\r\n")
+    assert len(head.raw) < 1_000 and [m.body.split(".")[0] for m in rest] == [
+        "Добрый день! Это письмо номер 2",
+        "Добрый день! Это письмо номер 3",
+    ]
+    assert load_settings(workspace(tmp_path / "default", server, folders=["Limit"])).sources[0].max_message_bytes == (
+        25 * 2**20
+    )
+    with pytest.raises(ConfigError, match="max_message_bytes"):
+        load_settings(workspace(tmp_path / "tiny", server, folders=["Limit"], max_message_bytes=10))
 
 
 # -- transport security --------------------------------------------------------------------------------------

@@ -13,18 +13,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sources.email.quotes import ATTRIBUTIONS, HEADER_NAMES, SEPARATORS
+from sources.email.quotes import HEADER_NAMES, SEPARATORS, any_of, is_attribution
 from sources.email.threads import is_forward_subject
 
 __all__ = ["Forward", "find_forward"]
 
-_ORIGINAL, _FORWARD_LINES = SEPARATORS[0], SEPARATORS[1:]  # "-----Original Message-----" is reply or forward
+_ORIGINAL, _FORWARD_LINE = SEPARATORS[0], any_of(SEPARATORS[1:])  # "-----Original Message-----": reply or forward
 _QUOTE = re.compile(r"^(\s*>)+ ?")
 _INVISIBLE = re.compile("[\ufeff\u200b\u200e\u200f\u00a0]")
 _KEYS = "|".join(sorted((re.escape(k) for k in HEADER_NAMES["from"]), key=len, reverse=True))
 # "From: …" at the start of a line, or right after a forward separator on the same line (Yahoo)
 _FROM_LINE = re.compile(r"^\s*\*?\s*(" + _KEYS + r")\s*\*?\s*[:：]\s*\*?\s*(?P<value>.+)$", re.IGNORECASE)
 _FROM_INLINE = re.compile(r"-{2,}\s*(" + _KEYS + r")\s*[:：]\s*(?P<value>.+)$", re.IGNORECASE)
+_DIGIT = re.compile(r"\d")
 _RULE = re.compile(r"^[-_=*~#+.•]+$")  # "________" above an Outlook block is no text of the forwarder
 _HEADER_KEY = re.compile(r"^\s*\*?\s*([^\W\d_][\w.' -]{0,18}?)\s*\*?\s*[:：]")
 _MAILBOX = re.compile(
@@ -88,10 +89,13 @@ def _author_after(lines: list[str], start: int, first_line: str = "") -> Forward
     return None
 
 
-def _attribution_at(lines: list[str], index: int) -> Forward | None:
+def _attribution_at(lines: list[str], index: int, hints: list[bool] | None = None) -> Forward | None:
+    """``hints``: per line, does it hold an "@" or a digit (an attribution needs one of them)."""
     for end in range(index, min(index + 3, len(lines))):
+        if hints is not None and not any(hints[index : end + 1]):
+            continue
         joined = " ".join(line.strip() for line in lines[index : end + 1])
-        if any(p.match(joined) for p in ATTRIBUTIONS):
+        if is_attribution(joined):
             found = list(_ATTRIBUTION_MAILBOX.finditer(joined))
             if found:
                 name = found[-1].group("name")
@@ -109,18 +113,22 @@ def find_forward(body: str, subject: str = "") -> Forward | None:
     """
     forward_subject = is_forward_subject(subject)
     lines = [_INVISIBLE.sub(" ", _QUOTE.sub("", line)).rstrip() for line in body.replace("\r", "").split("\n")]
+    hints = ["@" in line or _DIGIT.search(line) is not None for line in lines]
     seen_text = False
     for index, line in enumerate(lines):
         clean = line.strip()
         if not clean or _RULE.match(clean):
             continue
-        if any(p.match(clean) for p in _FORWARD_LINES):
+        if "-" not in clean and ":" not in clean and "：" not in clean and not any(hints[index : index + 3]):
+            seen_text = True  # prose: no separator, header, intro ("…:") or attribution can start on this line
+            continue
+        if _FORWARD_LINE.match(clean):
             return _author_after(lines, index + 1, clean) or Forward("", "")
         if _ORIGINAL.match(clean):
             return _author_after(lines, index + 1) if forward_subject else None
         if _header_block(lines, index):
             return _author_after(lines, index) if forward_subject or not seen_text else None
-        attribution = _attribution_at(lines, index)
+        attribution = _attribution_at(lines, index, hints)
         if attribution is not None:
             return attribution if forward_subject else None
         seen_text = True

@@ -123,6 +123,7 @@ Address = tuple[str, str]  # (display name, address); either may be ""
 
 _ENCODED = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?]*\?=")
 _SPECIALS = frozenset(',;:<>"()')
+_ATOM_END = re.compile(r'[\s,;:<>"()]|' + _ENCODED.pattern)  # \s is str.isspace()
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -148,11 +149,10 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         elif ch in _SPECIALS:
             out.append((ch, ch))
             i += 1
-        else:
+        else:  # an atom: up to a blank, a special or an encoded word (none of them starts here, see above)
             start = i
-            while i < n and not text[i].isspace() and text[i] not in _SPECIALS and not _ENCODED.match(text, i):
-                i += 1
-            i = max(i, start + 1)
+            end = _ATOM_END.search(text, i + 1)
+            i = end.start() if end else n
             out.append(("atom", text[start:i]))
     return out
 

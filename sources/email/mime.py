@@ -17,7 +17,7 @@ import email.errors
 import hashlib
 import math
 import re
-import unicodedata
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
@@ -68,10 +68,23 @@ def _codec(name: str | None) -> str | None:
         return None
 
 
+_CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]+")
+# The letter score of every lowercase Cyrillic character (unknown ones -3), 0.0 for anything else (adds nothing).
+_CYRILLIC_SCORE = defaultdict(float, {chr(c): _LETTER_SCORE.get(chr(c), -3.0) for c in range(0x400, 0x500)})
+_BAD_CHARS = re.compile("[\ufffd\u2500-\u25ff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # U+FFFD, box drawing, Cc
+
+
 def _plausibility(text: str) -> float:
     """How much ``text`` looks like real text rather than mojibake (higher is better)."""
     score = 0.0
     for word in _WORD.findall(text):
+        if word.isascii():
+            continue  # no Cyrillic and no accented Latin letters: the word scores nothing
+        if _CYRILLIC_WORD.fullmatch(word):  # the common case, with the general case's arithmetic
+            score += sum(map(_CYRILLIC_SCORE.__getitem__, word.lower()))
+            if any(map(str.isupper, word[1:])) and not word.isupper():
+                score -= 2  # "пРИВЕТ": case flips inside a word are a koi8-r/cp1251 mix-up
+            continue
         cyrillic = sum(1 for ch in word if "\u0400" <= ch <= "\u04ff")
         latin_ext = sum(1 for ch in word if "\u00c0" <= ch <= "\u024f")
         ascii_letters = sum(1 for ch in word if ch.isascii())
@@ -81,16 +94,16 @@ def _plausibility(text: str) -> float:
             lower = word.lower()
             score += sum(_LETTER_SCORE.get(ch, -3.0) for ch in lower if "\u0400" <= ch <= "\u04ff")
             if any(ch.isupper() for ch in word[1:]) and not word.isupper():
-                score -= 2  # "пРИВЕТ": case flips inside a word are a koi8-r/cp1251 mix-up
+                score -= 2
         elif latin_ext:
             score += 0.5 * latin_ext if latin_ext * 2 <= len(word) else -1.0 * latin_ext
-    for ch in text:
-        if ch == "\ufffd" or "\u2500" <= ch <= "\u25ff" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r"):
-            score -= 3
+    for _ in _BAD_CHARS.finditer(text):  # replacement characters, box drawing, control characters
+        score -= 3
     return score
 
 
-def _best_guess(data: bytes, extra: tuple[str, ...] = ()) -> tuple[str, str]:
+def _best_guess(data: bytes, extra: tuple[str, ...] = (), scores: dict[str, float] | None = None) -> tuple[str, str]:
+    """The candidate decoding that reads best; ``scores`` collects each candidate's score of the sample."""
     sample = data[:_SAMPLE]
     best: tuple[float, str, str] | None = None
     for codec in (*_CANDIDATES, *extra):
@@ -99,11 +112,16 @@ def _best_guess(data: bytes, extra: tuple[str, ...] = ()) -> tuple[str, str]:
         except (UnicodeDecodeError, LookupError):
             continue
         score = _plausibility(text)
+        if scores is not None:
+            scores.setdefault(codec, score)
         if best is None or score > best[0]:
             best = (score, codec, text)
     if best is None:
         return data.decode("utf-8", "replace"), "utf-8 with replacement characters"
     return data.decode(best[1], "replace"), best[1]
+
+
+_HIGH_BYTES = bytes(range(128, 256))
 
 
 def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
@@ -122,9 +140,17 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
             return text, (None if candidate == codec else f"charset fallback utf-8 ({label})")
     if codec and codec != "ascii" and not multibyte:
         # a single-byte charset decodes anything: keep it unless another one reads much better
-        text, (guess_text, guess) = data.decode(codec, "replace"), _best_guess(data)
-        gain = _plausibility(guess_text[:_SAMPLE]) - _plausibility(text[:_SAMPLE])
-        if guess == codec or gain <= max(3.0, 0.5 * sum(b > 127 for b in data[:_SAMPLE])):
+        text = data.decode(codec, "replace")
+        if _declared_fits(data[:_SAMPLE], codec):
+            return text, None
+        scores: dict[str, float] = {}
+        guess_text, guess = _best_guess(data, scores=scores)
+        if guess == codec:
+            return text, None
+        # A candidate that decoded the sample strictly was scored on exactly these characters: reuse its score.
+        sample = data[:_SAMPLE]
+        gain = _reuse(scores, guess, guess_text[:_SAMPLE]) - _reuse(scores, codec, text[:_SAMPLE])
+        if gain <= max(3.0, 0.5 * (len(sample) - len(sample.translate(None, _HIGH_BYTES)))):
             return text, None
         return guess_text, f"charset fallback {guess} ({label} did not fit)"
     # charset_normalizer needs some length; for short text the scorer alone decides
@@ -133,15 +159,60 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
     return text, f"charset fallback {guess} ({label})"
 
 
+def _letter_bounds(codec: str) -> list[float]:
+    """Per byte, the most its character can add to the plausibility of a text decoded with ``codec``: a Cyrillic
+    letter adds exactly its letter score wherever it stands, a Latin one at most 0.5, anything else nothing."""
+    bounds = [0.0] * 256
+    for byte in range(128, 256):
+        try:
+            char = bytes([byte]).decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if _WORD.fullmatch(char):
+            cyrillic = sum(_LETTER_SCORE.get(c, -3.0) for c in char.lower() if "\u0400" <= c <= "\u04ff")
+            latin = 0.5 if "\u00c0" <= char <= "\u024f" else 0.0
+            bounds[byte] = cyrillic if "\u0400" <= char <= "\u04ff" else max(0.0, cyrillic, latin)
+    return bounds
+
+
+_BOUNDS = {codec: _letter_bounds(codec) for codec in _CANDIDATES}
+
+
+def _declared_fits(sample: bytes, codec: str) -> bool:
+    """True when no other candidate can beat the declared single-byte charset by the margin ``decode_bytes``
+    asks for, judged by the most each could score (``_BOUNDS``): then scoring them all would keep it too."""
+    if codec not in _BOUNDS:
+        return False
+    try:
+        declared = _plausibility(sample.decode(codec))
+    except UnicodeDecodeError:
+        return False
+    counts = [(byte, n) for byte, n in Counter(sample).items() if byte > 127]
+    margin = max(3.0, 0.5 * sum(n for _, n in counts)) - 1e-6  # the margin, less any rounding of the sums
+    return all(
+        sum(n * bounds[byte] for byte, n in counts) - declared <= margin
+        for other, bounds in _BOUNDS.items()
+        if other != codec
+    )
+
+
+def _reuse(scores: dict[str, float], codec: str, text: str) -> float:
+    score = scores.get(codec)
+    return _plausibility(text) if score is None else score
+
+
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")  # Q text may hold spaces (sloppy encoders)
 _WORD_FOLD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?(?:[^?\r\n]|\r?\n[ \t]+)*\?=")  # a word folded in the middle
 _GLUE, _UNGLUE = "([{\"'<«", ".,;:!?)]}\"'»"  # no space needed next to these; "[SPAM]=?…?=" gets one
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
+_RAW_BYTE = re.compile("[\udc80-\udcff]")  # how the stdlib parser keeps an undecodable 8-bit header byte
+
+
 def _raw_header_text(value: str, notes: list[str] | None) -> str:
     """Header text with raw 8-bit bytes (no charset declared anywhere) decoded."""
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
+    if not value.isascii() and _RAW_BYTE.search(value):
         text, note = decode_bytes(value.encode("ascii", "surrogateescape"), None)
         if note and notes is not None and "raw 8-bit header" not in " ".join(notes):
             notes.append("raw 8-bit header: " + note.replace(" (no charset declared)", ""))
@@ -224,7 +295,7 @@ class _Body:
     attachments: int = 0
 
 
-def _part_text(part: Message, body: _Body) -> str:
+def _part_text(part: Message, body: _Body, ctype: str) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
@@ -235,7 +306,7 @@ def _part_text(part: Message, body: _Body) -> str:
     if note:
         body.notes.append(note)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    if part.get_content_type() == "text/plain" and str(part.get_param("format") or "").lower() == "flowed":
+    if ctype == "text/plain" and str(part.get_param("format") or "").lower() == "flowed":
         text = unflow(text, str(part.get_param("delsp") or "").lower() == "yes")
     return text
 
@@ -262,13 +333,18 @@ def _walk(part: Message, body: _Body, depth: int = 0) -> None:
         body.attachments += 1
     elif children is not None:
         if ctype == "multipart/alternative":
-            options = []
+            # The first option with plain text wins, else the first with HTML text: the options after the first
+            # plain one are never read (their HTML would be converted for nothing).
+            chosen = html_option = None
             for child in children:
                 option = _Body(body.limit)
                 _walk(child, option, depth + 1)
-                options.append(option)
-            chosen = next((o for o in options if any(t.strip() for t in o.plain)), None)
-            chosen = chosen or next((o for o in options if any(t.strip() for t in o.html)), None)
+                if any(t.strip() for t in option.plain):
+                    chosen = option
+                    break
+                if html_option is None and any(t.strip() for t in option.html):
+                    html_option = option
+            chosen = chosen or html_option
             if chosen:
                 for name in ("plain", "html", "forwarded", "notes"):
                     getattr(body, name).extend(getattr(chosen, name))
@@ -278,13 +354,13 @@ def _walk(part: Message, body: _Body, depth: int = 0) -> None:
                 _walk(child, body, depth + 1)
     elif ctype.startswith("multipart/"):
         body.notes.append(f"broken {ctype} (no boundary found); body read as plain text")
-        body.plain.append(_part_text(part, body))
+        body.plain.append(_part_text(part, body, ctype))
     elif _is_attachment(part, ctype):
         body.attachments += 1
     elif ctype == "text/plain":
-        body.plain.append(_part_text(part, body))
+        body.plain.append(_part_text(part, body, ctype))
     else:
-        html = _part_text(part, body)
+        html = _part_text(part, body, ctype)
         if len(html) > body.limit * 4:
             body.notes.append(f"HTML part cut to {body.limit * 4} characters before conversion")
             html = html[: body.limit * 4]

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["ReplyParts", "split_parts", "split_reply", "strip_signature", "unflow"]
+__all__ = ["ReplyParts", "any_of", "is_attribution", "split_parts", "split_reply", "strip_signature", "unflow"]
 
 _I = re.IGNORECASE
 
@@ -85,6 +85,30 @@ ATTRIBUTIONS: tuple[re.Pattern[str], ...] = (
     re.compile(r"^\d{4}/\d{1,2}/\d{1,2}\s+.{1,200}" + _BRACKETED_EMAIL + r"\s*$"),
 )
 
+
+def any_of(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
+    """One pattern whose ``match`` succeeds where the ``match`` of one of ``patterns`` does (one call, not many)."""
+    return re.compile("|".join(f"(?{_flag_letters(p.flags)}:{p.pattern})" for p in patterns))
+
+
+def _flag_letters(flags: int) -> str:
+    pairs = ((re.A, "a"), (re.I, "i"), (re.M, "m"), (re.S, "s"), (re.X, "x"))
+    return "".join(letter for flag, letter in pairs if flags & flag)
+
+
+_DIGIT = re.compile(r"\d")
+_WROTE_RE = re.compile(_WROTE, _I)
+_ANY_ATTRIBUTION = any_of(ATTRIBUTIONS)
+
+
+def is_attribution(text: str) -> bool:
+    """Does ``text`` (one line, or wrapped lines joined with spaces) match one of ``ATTRIBUTIONS``?"""
+    # What each of them needs: an address; or a digit (evidence, a date) and either a verb or Gmail's "GMT".
+    if "@" not in text and not (_DIGIT.search(text) and ("GMT" in text or _WROTE_RE.search(text))):
+        return False  # prose is skipped without trying the patterns
+    return _ANY_ATTRIBUTION.match(text) is not None
+
+
 # Header names of an embedded message (Outlook reply/forward blocks "От: … Отправлено: … Кому: … Тема:"),
 # grouped by meaning; a block needs "from" plus one more group, or any three groups.
 HEADER_NAMES: dict[str, frozenset[str]] = {
@@ -119,6 +143,9 @@ MOBILE_FOOTERS: tuple[re.Pattern[str], ...] = (
         _I,
     ),
 )
+
+_ANY_MOBILE_FOOTER = any_of(MOBILE_FOOTERS)
+_ANY_SEPARATOR = any_of(SEPARATORS)
 
 # Sign-offs that open a signature even with nothing after them ("С уважением," on the last line).
 STRONG_SIGNOFFS = re.compile(
@@ -198,12 +225,13 @@ def _header_block_at(cleaned: list[str], start: int) -> bool:
 
 
 def _is_attribution(cleaned: list[str], start: int, end: int) -> bool:
-    if not _ATTRIBUTION_END.search(cleaned[end]):
+    if not _ATTRIBUTION_END.search(cleaned[end][-1:]):  # only the last character can match (lines hold no "\n")
         return False  # fast path: prose lines end with ".", "!", "?", ","
-    joined = " ".join(c for c in cleaned[start : end + 1] if c)
-    if len(joined) > 500 or (end > start and "@" not in joined):  # wrapped attributions carry the address
+    lines = cleaned[start : end + 1]
+    if end > start and not any("@" in c for c in lines):  # wrapped attributions carry the address
         return False
-    return any(p.match(joined) for p in ATTRIBUTIONS)
+    joined = " ".join(c for c in lines if c)
+    return len(joined) <= 500 and is_attribution(joined)
 
 
 def _attribution_end(cleaned: list[str], start: int) -> int | None:
@@ -252,6 +280,7 @@ def _classify(lines: list[str]) -> list[bool]:
     """True for the lines that belong to the new text (signature still included)."""
     count = len(lines)
     cleaned = [_clean(line) for line in lines]
+    hints = ["@" in c or _DIGIT.search(c) is not None for c in cleaned]  # an attribution needs one of them
     is_new = [False] * count
     index, fence, seen_new = 0, False, False
     while index < count:
@@ -266,7 +295,11 @@ def _classify(lines: list[str]) -> list[bool]:
         if _is_quoted(line):
             index = _quote_run_end(lines, index)
             continue
-        separator = any(p.match(clean) for p in SEPARATORS)
+        if ":" not in clean and "：" not in clean and "-" not in clean and not any(hints[index : index + 6]):
+            is_new[index] = seen_new = True  # prose: no separator, header block or attribution starts here
+            index += 1
+            continue
+        separator = _ANY_SEPARATOR.match(clean) is not None
         if separator or _header_block_at(cleaned, index):
             cut = _walk_up(cleaned, index, is_new, header_block=not separator)
             is_new[cut:] = [False] * (count - cut)
@@ -300,7 +333,8 @@ def _tidy(lines: list[str]) -> str:
 
 
 def _is_disclaimer(cleaned: list[str], index: int) -> bool:
-    if not any(p.search(" ".join(cleaned[index].split())) for p in DISCLAIMER_STARTS):
+    line = " ".join(cleaned[index].split())
+    if not any(p.search(line) for p in DISCLAIMER_STARTS):
         return False
     end = next((i for i in range(index, len(cleaned)) if not cleaned[i]), len(cleaned))
     paragraph = " ".join(" ".join(cleaned[index : min(end, index + 15)]).split())
@@ -316,7 +350,7 @@ def _signature_start(lines: list[str]) -> int | None:
     for index, clean in enumerate(cleaned):
         if clean == "--":  # the standard "-- " delimiter; the trailing space is often lost
             return index
-        if any(p.match(clean) for p in MOBILE_FOOTERS):
+        if _ANY_MOBILE_FOOTER.match(clean):
             return index
         if _UNDERSCORES.match(clean) and after[index + 1] <= 8:
             return index
