@@ -122,11 +122,12 @@ class Analyzer:
         mood_scores = {mood: float(raw.get(mood, 0.0)) for mood in MOODS}
         findings = tuple(hit.finding for hit in hits)
         escalate = should_escalate(hits, cues, direction, mood_scores)
+        mood = adjust_mood(mood_scores, hits, cues)
         if isinstance(self.label_model, LabelModel):
             probs = self.label_model.scores([features(doc, direction)])[0]
-            findings, escalate = combine(doc, direction, findings, escalate, self.label_model, probs)
+            findings, escalate = combine(doc, direction, findings, escalate, self.label_model, probs, mood)
         return MessageAnalysis(
-            mood=adjust_mood(mood_scores, hits, cues),
+            mood=mood,
             mood_scores=mood_scores,
             findings=findings,
             escalate=escalate,

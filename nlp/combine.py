@@ -18,7 +18,10 @@ For every label (objection category, conflict type, KPI signal family):
 2. **Only the model fires** (probability ≥ the label's dev-tuned threshold, and, for the labels listed in
    ``lexicons/label_cues.txt``, some lexical support in the message: the classifier also learns shapes, and
    «если удержите цены — шансы хорошие» has the shape of a conditional threat with nothing about leaving;
-   the cue list was checked on dev, where it costs no termination F1): the label is reported with the
+   the cue list was checked on dev, where it costs no termination F1; and a `complaint` or `deadline` only
+   while the message's reported mood is not positive: the classifier, having learnt praise words from
+   sarcastic rows, otherwise calls sincere praise a complaint; and never a label whose rule finding the scope
+   components dropped in this message — «цена нас устраивает» stays without price): the label is reported with the
    span of the sentence that scores highest for it, rule id ``model.<label>`` and the probability as its
    confidence. The evidence is then a whole sentence, not a phrase: reviewers see where, not why.
 3. **Direction**: an outgoing (our) message gets no objections, and hostility is the only conflict it can
@@ -46,10 +49,15 @@ from pathlib import Path
 from spacy.tokens import Doc
 
 from nlp.labels import LabelModel, sentence_features
+from nlp.scope import dropped
 from nlp.types import CONFLICTS, KPI_SIGNALS, OBJECTIONS, Finding
 
 OUTGOING_CONFLICTS = frozenset({"hostility"})
 CUES_FILE = Path(__file__).with_name("lexicons") / "label_cues.txt"
+# Dissatisfaction the classifier alone finds needs a message that does not read as positive: the classifier
+# learns praise words from sarcastic rows («блестящая работа» meaning a failure) and then calls sincere praise a
+# complaint; sarcasm the rules see already turns the reported mood negative.
+DISSATISFACTION = frozenset({"conflict.complaint", "conflict.deadline"})
 # A reported conflict of these types escalates an incoming message whichever source found it (LABELS.md).
 ESCALATING_LABELS = frozenset(
     {"conflict.termination", "conflict.legal", "conflict.hostility", "conflict.escalation_request"}
@@ -83,12 +91,31 @@ def _cues() -> dict[str, tuple[str, ...]]:
     return cues
 
 
-def has_cue(doc: Doc, label: str) -> bool:
-    """Whether a label the classifier alone found has lexical support in the message (lexicons/label_cues.txt)."""
+def has_cue(doc: Doc, label: str, mood: str | None = None) -> bool:
+    """Whether a label the classifier alone found has support in the message.
+
+    Lexical support from ``lexicons/label_cues.txt``; and a dissatisfaction label (``DISSATISFACTION``) needs a
+    message whose reported ``mood`` (the model's, corrected by the rules: sarcasm and shouting make it negative)
+    is not positive. ``mood=None`` skips the mood check.
+    """
+    if mood == "positive" and label in DISSATISFACTION:
+        return False
     prefixes = _cues().get(label)
     if not prefixes:
         return True
     return any(word.startswith(prefixes) for token in doc for word in (token.lower_, token.lemma_.lower()))
+
+
+def overruled(doc: Doc) -> frozenset[str]:
+    """Labels whose rule findings the scope components dropped (negated, resolved, neutral or drafting context).
+
+    The classifier alone may not bring these back: the rules read the very words and found them not meant
+    («цена нас устраивает», «претензий нет»), which a bag of lemmas cannot see as precisely.
+    """
+    return frozenset(
+        f"{family}.{label}" if family in ("objection", "conflict") else f"signal.{family}"
+        for family, label, *_ in dropped(doc)
+    )
 
 
 def model_labels() -> list[str]:
@@ -106,18 +133,21 @@ def combine(
     rule_escalate: bool,
     model: LabelModel,
     probs: dict[str, float],
+    mood: str | None = None,
 ) -> tuple[tuple[Finding, ...], bool]:
     """The reported findings (rules kept or vetoed, model-only labels added) and the escalate flag."""
     vetoes = model.meta.get("veto", {}) if direction == "in" else {}
     kept = [f for f in findings if probs.get(label_of(f), 1.0) >= float(vetoes.get(label_of(f), 0.0))]
     found = {label_of(f) for f in kept}
+    blocked = overruled(doc)
     missing = [
         label
         for label in model_labels()
         if label not in found
+        and label not in blocked
         and allowed(label, direction)
         and model.passes(label, probs.get(label, 0.0))
-        and has_cue(doc, label)
+        and has_cue(doc, label, mood)
     ]
     added = _model_findings(doc, direction, missing, model, probs) if missing else []
     out = sorted([*kept, *added], key=lambda f: (f.start, f.end, f.family, f.label))

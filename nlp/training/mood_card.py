@@ -1,4 +1,7 @@
-"""The model card ``nlp/models/README.md``, written by ``python -m nlp.training.train_mood`` from its run."""
+"""The model card ``nlp/models/README.md``, written by ``python -m nlp.training.train_mood`` from its run.
+
+The label classifier's section of the same file (``labels_card.py``, between its markers) is kept as it is.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 
 from nlp.sentiment import MOODS
 from nlp.training.corpus import SPLIT_FRACTIONS, SPLIT_SALT, SPLITS, CorpusRow
+from nlp.training.labels_card import section_of, splice
 from nlp.training.mood_metrics import Metrics, compute_metrics
 
 # Measured once, with the experiment described in the card (not re-run by `make model`).
@@ -231,4 +235,8 @@ def write_model_card(path: Path, ctx: dict[str, Any]) -> None:
     out += ["", "Test accuracy by hard case (small counts: indicative only):", ""]
     out += _hard_case_table(ctx["parts"]["test"], ctx["test_predicted"])
     out += [""] + _LIMITS
-    Path(path).write_text("\n".join(out), encoding="utf-8")
+    text = "\n".join(out)
+    # The label classifier's section (written by `make labels`, labels_card.py) survives a mood retrain.
+    old = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
+    labels = section_of(old)
+    Path(path).write_text(splice(text, labels) if labels else text, encoding="utf-8")
