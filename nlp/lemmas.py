@@ -148,15 +148,11 @@ class CachedLemmatizer:
             doc.from_array([LEMMA, NORM, POS, MORPH], numpy.array([info.ids for info in infos], dtype="uint64"))
         set_table(
             doc,
-            DocTable(
-                text=[info.text for info in infos],
-                norm=[info.norm for info in infos],
-                lemma=[info.lemma for info in infos],
-                pos=[info.pos for info in infos],
-                space=[info.space for info in infos],
-                punct=[info.punct for info in infos],
-                words=[info.word for info in infos],
-                ws=[bool(ws) for _, ws in rows],
+            DocTable.of(
+                [
+                    (i.text, i.norm, i.lemma, i.pos, i.space, i.punct, bool(ws), i.word)
+                    for i, (_, ws) in zip(infos, rows, strict=True)
+                ]
             ),
         )
         return doc

@@ -25,6 +25,12 @@ class DocTable:
     ws: list[bool]  # the token is followed by a space
     words: list[str | None]  # the label classifier's word for the token (``feature_word``)
 
+    @classmethod
+    def of(cls, rows: list[tuple[str, str, str, str, bool, bool, bool, str | None]]) -> DocTable:
+        """From one row per token, in the order of the fields."""
+        columns = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(8)]
+        return cls(*columns)
+
     def __len__(self) -> int:
         return len(self.text)
 
@@ -50,17 +56,13 @@ def table(doc: Doc) -> DocTable:
     """The doc's table (set by ``cp_lemmatizer``; built from the tokens for a doc that skipped it)."""
     cached = doc.user_data.get(_KEY)
     if cached is None or len(cached) != len(doc):
-        tokens = list(doc)
-        cached = DocTable(
-            text=[t.text for t in tokens],
-            norm=[t.norm_ for t in tokens],
-            lemma=[t.lemma_ for t in tokens],
-            pos=[t.pos_ for t in tokens],
-            space=[t.is_space for t in tokens],
-            punct=[t.is_punct for t in tokens],
-            ws=[bool(t.whitespace_) for t in tokens],
-            words=[feature_word(t.text, t.lemma_, t.is_space, t.is_punct) for t in tokens],
-        )
+        cached = DocTable.of(
+            [
+                (t.text, t.norm_, t.lemma_, t.pos_, t.is_space, t.is_punct, bool(t.whitespace_),
+                 feature_word(t.text, t.lemma_, t.is_space, t.is_punct))
+                for t in doc
+            ]
+        )  # fmt: skip
         doc.user_data[_KEY] = cached
     return cached
 
