@@ -197,6 +197,7 @@ class Settings(_Strict):
     notifications: Notifications = Notifications()
     dask: Dask = Dask()
     retention_days: int | None = Field(None, gt=0)  # messages and raw items older than this are purged nightly
+    word_cache: Path | None = Path("data/word-cache.json")  # pymorphy3 analyses kept between runs; null: none
     redaction: bool = False  # mask phones, e-mails, INN, SNILS, passports, cards in stored text (storage/redact.py)
     base_dir: Path = Path(".")  # the config file's folder; relative paths resolve against it
 

@@ -235,6 +235,7 @@ def analyze_pending(
     version: str,
     mood_model: str = "bundled",
     workers: int = 1,
+    word_cache: Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Analyse every stored message this analyzer version has not seen, oldest first, one commit per ``BATCH``.
@@ -242,14 +243,16 @@ def analyze_pending(
     ``analyzer``: the one to use in this process (default: the ``mood_model`` one, loaded when needed). With
     ``workers`` > 1 and more than ``PARALLEL_BACKLOG`` messages pending, the batches are analysed by that many
     processes (each loads the analyzer once) and stored as they come back: the same batches, in the same order
-    and transactions, with the same results as in this process. Returns the number of messages analysed.
+    and transactions, with the same results as in this process. ``word_cache``: a file of word analyses
+    (nlp/lemmas.py ``load_lemmas``) read by every analysing process and, after analysing here, written back;
+    it changes no result, only the time a new word costs. Returns the number of messages analysed.
     """
     done = 0
     with open_session(engine) as session:
         while ids := pending_ids(session, analyzer_version=version):
             batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
             processes = workers if len(ids) > PARALLEL_BACKLOG else 1
-            for items, results in _analysed(session, batches, analyzer, mood_model, processes):
+            for items, results in _analysed(session, batches, analyzer, mood_model, processes, word_cache):
                 add_analyses(session, [_analysis_rows(item[0], result, version)
                                        for item, result in zip(items, results, strict=True)])  # fmt: skip
                 session.commit()
@@ -259,19 +262,23 @@ def analyze_pending(
     return done
 
 
-def _analysed(session, batches: list[list[int]], analyzer, mood_model: str, workers: int) -> Iterator[tuple]:
+def _analysed(
+    session, batches: list[list[int]], analyzer, mood_model: str, workers: int, word_cache: Path | None
+) -> Iterator[tuple]:
     """(items, analyses) per batch, in order: in this process, or from a pool keeping each worker busy."""
     if workers <= 1:
         analyzer = analyzer or _analyzer(mood_model)
+        _load_words(word_cache)
         for ids in batches:
             items = message_inputs(session, ids)
             yield items, analyzer.analyze(_inputs(items))
+        _save_words(word_cache)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads (Prefect, SQLAlchemy)
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_analyzer, initargs=(mood_model,))
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker, initargs=(mood_model, word_cache))
     try:
         flight: deque = deque()
         for ids in batches:
@@ -285,6 +292,30 @@ def _analysed(session, batches: list[list[int]], analyzer, mood_model: str, work
             yield items, future.result()
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def _worker(mood_model: str, word_cache: Path | None) -> None:
+    """A pool process starts with the analyzer loaded and the words of earlier runs known."""
+    _load_words(word_cache)
+    _analyzer(mood_model)
+
+
+@cache
+def _load_words(path: Path | None) -> int:
+    """Once per process and file: earlier runs' word analyses into this process's cache."""
+    from nlp.lemmas import load_lemmas
+
+    return load_lemmas(path) if path else 0
+
+
+def _save_words(path: Path | None) -> None:
+    from nlp.lemmas import save_lemmas
+
+    if path:
+        try:
+            save_lemmas(path)
+        except OSError as exc:  # a read-only folder costs the next run time, never this run
+            print(f"Кэш словоформ не сохранён ({path}): {exc}")
 
 
 def analyze_in_worker(mood_model: str, inputs: list) -> list[MessageAnalysis]:
@@ -308,8 +339,9 @@ def analysis_workers() -> int:
 
 def analyze_new(engine: Engine, settings: Settings, *, progress: Callable[[int], None] | None = None) -> int:
     """The nightly analysis step on this machine: every message the configured analyzer has not seen."""
+    words = settings.resolve(settings.word_cache) if settings.word_cache else None
     return analyze_pending(engine, version=analyzer_version(settings.mood_model), mood_model=settings.mood_model,
-                           workers=analysis_workers(), progress=progress)  # fmt: skip
+                           workers=analysis_workers(), word_cache=words, progress=progress)  # fmt: skip
 
 
 def escalate_flags(engine: Engine, settings: Settings, as_of: datetime) -> list:
