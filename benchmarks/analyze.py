@@ -107,6 +107,17 @@ def ours_warm(texts: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def tokenizer_only(texts: list[str]) -> float:
+    """A floor, not a competitor: spaCy's blank Russian tokenizer alone (every analysis starts with it)."""
+    import spacy
+
+    nlp = spacy.blank("ru")
+    start = time.perf_counter()
+    for _doc in nlp.pipe(texts, batch_size=256):
+        pass
+    return time.perf_counter() - start
+
+
 def _ours_chunk(texts: list[str]) -> int:
     from nlp.analyzer import AnalyzeInput, Analyzer
     from nlp.sentiment import MoodModel
@@ -116,15 +127,18 @@ def _ours_chunk(texts: list[str]) -> int:
 
 def ours_parallel(texts: list[str], workers: int) -> float:
     chunks = [texts[i::workers] for i in range(workers)]
-    with mp.get_context("spawn").Pool(workers, initializer=_warm) as pool:
+    ctx = mp.get_context("spawn")
+    ready = ctx.Barrier(workers)  # no worker takes a task before every worker has loaded the analyzer
+    with ctx.Pool(workers, initializer=_warm, initargs=(ready,)) as pool:
         pool.map(_warm_check, range(workers))
         start = time.perf_counter()
-        pool.map(_ours_chunk, chunks)
+        pool.map(_ours_chunk, chunks, chunksize=1)
         return time.perf_counter() - start
 
 
-def _warm() -> None:
+def _warm(ready) -> None:
     _ours_chunk(["Добрый день"])
+    ready.wait()
 
 
 def _warm_check(_: int) -> int:
@@ -132,7 +146,7 @@ def _warm_check(_: int) -> int:
 
 
 def _measure(name: str, texts: list[str], queue) -> None:
-    seconds = {"baseline": baseline, "ours": ours, "warm": ours_warm}[name](texts)
+    seconds = {"baseline": baseline, "ours": ours, "warm": ours_warm, "tokenizer": tokenizer_only}[name](texts)
     queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
@@ -163,6 +177,8 @@ def main() -> None:
     print(f"clientpulse 2 proc: {two:8.0f} msg/s   {two / one:4.2f}x one process")
     warm = len(texts) / warm_s
     print(f"clientpulse 1 proc, warm word caches: {warm:8.0f} msg/s   ratio to baseline {warm / base:5.1f}x")
+    floor = len(texts) / measure("tokenizer", texts)[0]
+    print(f"floor: spaCy's tokenizer alone: {floor:8.0f} msg/s   ratio to baseline {floor / base:5.1f}x")
 
 
 if __name__ == "__main__":

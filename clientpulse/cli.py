@@ -43,6 +43,8 @@ KIND_RU = {
 def _run_nightly(config: str, as_of: str | None, dask: bool = False) -> dict:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry calls from a laptop
+    # Prefect's own temporary server gets 20 s to start; a busy 2-core machine has taken longer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from flows.nightly import nightly
 
     with console.status("Ночной прогон: чтение источников, анализ, флаги…"):

@@ -62,6 +62,19 @@ def sentence_ids(doc: Doc) -> list[int]:
     return cached
 
 
+def sentence_ranges(doc: Doc) -> list[tuple[int, int]]:
+    """(start, end) token indexes of every sentence, as ``doc.sents`` gives them."""
+    out: list[tuple[int, int]] = []
+    previous = None
+    for i, sid in enumerate(sentence_ids(doc)):
+        if sid != previous:
+            if out:
+                out[-1] = (out[-1][0], i)
+            out.append((i, len(doc)))
+            previous = sid
+    return out
+
+
 def clause_ids(doc: Doc) -> list[int]:
     """Clause index of every token; a boundary token belongs to the clause it opens (cached on the doc)."""
     cached = doc.user_data.get("cp.clause_ids")

@@ -44,12 +44,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
 
 from spacy.tokens import Doc
 
+from nlp.clauses import sentence_ranges
 from nlp.labels import LabelModel, sentence_features
 from nlp.scope import dropped
+from nlp.table import table
 from nlp.types import CONFLICTS, KPI_SIGNALS, OBJECTIONS, Finding
 
 OUTGOING_CONFLICTS = frozenset({"hostility"})
@@ -195,21 +198,30 @@ def _model_findings(
     doc: Doc, direction: str, labels: list[str], model: LabelModel, probs: dict[str, float]
 ) -> list[Finding]:
     """One finding per model-only label, on the sentence that scores highest for it (one predict call)."""
-    sentences = [s for s in doc.sents if s.text.strip()] or [doc[:]]
-    scores = model.scores([sentence_features(doc, s, direction) for s in sentences]) if len(sentences) > 1 else []
+    tab = table(doc)
+    text = tab.doc_text
+    offsets = list(accumulate((len(t) + ws for t, ws in zip(tab.text, tab.ws, strict=True)), initial=0))
+    # each sentence with any text: (span, its first and last character but surrounding whitespace)
+    sentences = []
+    for a, b in sentence_ranges(doc):
+        start, end = offsets[a], offsets[b - 1] + len(tab.text[b - 1])
+        if text[start:end].strip():
+            sentences.append((doc[a:b], *_trimmed(text, start, end)))
+    if not sentences:
+        sentences = [(doc[:], *_trimmed(text, 0, len(text)))]
+    scores = model.scores([sentence_features(doc, s, direction) for s, _, _ in sentences]) if len(sentences) > 1 else []
     out = []
     for label in labels:
         best = sentences[0]
         if scores:
             best = max(zip(sentences, scores, strict=True), key=lambda pair: pair[1].get(label, 0.0))[0]
         family, _, name = label.partition(".")
-        start = best.start_char + (len(best.text) - len(best.text.lstrip()))
-        end = best.end_char - (len(best.text) - len(best.text.rstrip()))
+        _, start, end = best
         out.append(
             Finding(
                 family=name if family == "signal" else family,
                 label=name,
-                text=doc.text[start:end],
+                text=text[start:end],
                 start=start,
                 end=end,
                 rule=f"model.{label}",
@@ -217,3 +229,8 @@ def _model_findings(
             )
         )
     return out
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    part = text[start:end]
+    return start + len(part) - len(part.lstrip()), end - (len(part) - len(part.rstrip()))

@@ -91,14 +91,22 @@ def _token_concepts(lower: str, lemma: str) -> tuple[str, ...]:
 
 def _concept_tokens(doc: Doc, start: int = 0, end: int | None = None) -> list[str]:
     """The concept tokens of the words of tokens ``start:end`` (by lemma and by lowercased form)."""
-    tab = table(doc)
-    out: list[str] = []
-    for i in range(start, len(tab) if end is None else end):
-        if tab.space[i] or tab.punct[i]:
-            continue
-        text = tab.text[i]
-        out.extend(_token_concepts(text.lower(), (tab.lemma[i] or text).lower()))
-    return out
+    per_token = doc.user_data.get(_CONCEPTS_KEY)
+    if per_token is None or len(per_token) != len(doc):
+        tab = table(doc)
+        per_token = doc.user_data[_CONCEPTS_KEY] = [
+            () if space or punct else _word_concepts(text, lemma)
+            for text, lemma, space, punct in zip(tab.text, tab.lemma, tab.space, tab.punct, strict=True)
+        ]
+    return [concept for found in per_token[start:end] for concept in found]
+
+
+_CONCEPTS_KEY = "cp.concepts"
+
+
+@lru_cache(maxsize=65536)
+def _word_concepts(text: str, lemma: str) -> tuple[str, ...]:
+    return _token_concepts(text.lower(), (lemma or text).lower())
 
 
 def _rule_tokens(doc: Doc, within: Span | None = None) -> list[str]:
@@ -155,6 +163,7 @@ class LabelModel:
         self.path = path
         self.meta = meta or {}
         self._labels = [label.removeprefix("__label__") for label in model.get_labels()]
+        self._names = {f"__label__{label}": label for label in self._labels}  # fastText's name -> ours
 
     @classmethod
     def load(cls, path: Path | None = None) -> LabelModel:
@@ -191,11 +200,11 @@ class LabelModel:
         if not lines:
             return []
         labels, probs = self.model.predict(lines, k=-1, threshold=0.0)
+        names = self._names
         out = []
-        for names, values in zip(labels, probs, strict=True):
+        for row_names, values in zip(labels, probs, strict=True):
             row = dict.fromkeys(LABELS, 0.0)
-            for name, value in zip(names, values, strict=True):
-                row[name.removeprefix("__label__")] = min(float(value), 1.0)
+            row.update(zip(map(names.__getitem__, row_names), (min(v, 1.0) for v in values.tolist()), strict=True))
             out.append(row)
         return out
 

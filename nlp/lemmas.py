@@ -13,6 +13,7 @@ import json
 import os
 from functools import cache
 from importlib.metadata import version
+from itertools import chain
 from pathlib import Path
 from typing import NamedTuple
 
@@ -210,17 +211,13 @@ class CachedLemmatizer:
         rows = doc.to_array([ORTH, SPACY]).tolist() if len(doc) else []
         by_orth = self._by_orth
         infos = [by_orth.get(orth) or self._info(orth) for orth, _ in rows]
-        if infos:
-            doc.from_array([LEMMA, NORM, POS, MORPH], numpy.array([info.ids for info in infos], dtype="uint64"))
-        set_table(
-            doc,
-            DocTable.of(
-                [
-                    (i.text, i.norm, i.lemma, i.pos, i.space, i.punct, bool(ws), i.word)
-                    for i, (_, ws) in zip(infos, rows, strict=True)
-                ]
-            ),
-        )
+        if not infos:
+            set_table(doc, DocTable.of([]))
+            return doc
+        ids, text, norm, lemma, pos, space, punct, word = map(list, zip(*infos, strict=True))  # _TokenInfo fields
+        flat = numpy.fromiter(chain.from_iterable(ids), dtype="uint64", count=4 * len(ids))
+        doc.from_array([LEMMA, NORM, POS, MORPH], flat.reshape(len(ids), 4))
+        set_table(doc, DocTable(text, norm, lemma, pos, space, punct, [bool(ws) for _, ws in rows], word))
         return doc
 
 

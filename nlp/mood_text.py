@@ -111,23 +111,38 @@ def mood_tokens_from(words: list[str], spaces: list[bool]) -> list[str]:
                 out.append(word)
             continue
         i += 1
-        if all(ch in _MODIFIERS for ch in word):  # a variation selector or skin tone split off its emoji
-            continue
-        if _MAYBE_EMOJI.search(word) and not any(ch.isalnum() for ch in word):
-            for ch in word:
-                if ch in _MODIFIERS:
-                    continue
-                out.append(ch)
-                if ch in tone:
-                    out.append(tone[ch])
-            continue
-        if word[0] in ":;=" and word in _SMILEYS:
-            out += [word, _SMILEYS[word]]
-            continue
-        out.append(word.lower().replace("ё", "е"))
-        if len(word) >= CAPS_MIN_LETTERS and word.isupper() and sum(ch.isalpha() for ch in word) >= CAPS_MIN_LETTERS:
-            out.append("xxcaps")
+        got = _WORDS.get(word)
+        if got is None:
+            if len(_WORDS) >= _MAX_WORDS:
+                _WORDS.clear()
+            got = _WORDS[word] = _word_tokens(word, tone)
+        out += got
     return out
+
+
+_WORDS: dict[str, tuple[str, ...]] = {}  # a token outside runs -> its mood tokens (they depend on it alone)
+_MAX_WORDS = 200_000
+
+
+def _word_tokens(word: str, tone: dict[str, str]) -> tuple[str, ...]:
+    """The mood tokens of one token that is not part of a run."""
+    if all(ch in _MODIFIERS for ch in word):  # a variation selector or skin tone split off its emoji
+        return ()
+    if _MAYBE_EMOJI.search(word) and not any(ch.isalnum() for ch in word):
+        out: list[str] = []
+        for ch in word:
+            if ch in _MODIFIERS:
+                continue
+            out.append(ch)
+            if ch in tone:
+                out.append(tone[ch])
+        return tuple(out)
+    if word[0] in ":;=" and word in _SMILEYS:
+        return (word, _SMILEYS[word])
+    lowered = word.lower().replace("ё", "е")
+    if len(word) >= CAPS_MIN_LETTERS and word.isupper() and sum(ch.isalpha() for ch in word) >= CAPS_MIN_LETTERS:
+        return (lowered, "xxcaps")
+    return (lowered,)
 
 
 def preprocess(text: str | None) -> str:

@@ -1,13 +1,12 @@
 """The spaCy pipeline of the rule detectors, built once per process.
 
-blank ru -> ``cp_lemmatizer`` (cached pymorphy3) -> ``cp_sentencizer`` -> ``cp_dates`` -> one span ruler per
-signal family (``ruler_objection`` … ``ruler_commitment``: ``cp_span_ruler``, spaCy's SpanRuler with an anchor
-index, see nlp/ruler.py; patterns from ``nlp/patterns/<family>.jsonl`` into ``doc.spans[<family>]``)
--> ``cp_cues`` -> ``cp_negation`` -> ``cp_conditions`` -> ``cp_context`` -> ``cp_intensity`` -> ``cp_sarcasm``.
+blank ru -> ``cp_lemmatizer`` (cached pymorphy3) -> ``cp_sentencizer`` -> ``cp_dates`` -> ``cp_rules`` (the
+patterns of every signal family from ``nlp/patterns/<family>.jsonl`` into ``doc.spans[<family>]``, as a spaCy
+span_ruler per family would; nlp/ruler.py) -> ``cp_cues`` -> ``cp_negation`` -> ``cp_conditions`` ->
+``cp_context`` -> ``cp_intensity`` -> ``cp_sarcasm``.
 
-The rulers get their patterns through ``[initialize.components]`` of the config and ``nlp.initialize()``
-then loads them: calling ``initialize()`` again (spaCy's W036 pitfall: it clears span_ruler patterns) reloads
-the same patterns instead of leaving the rulers empty.
+``cp_rules`` reads the pattern files when it is made and again on ``nlp.initialize()`` (so a second
+``initialize()`` does not leave it empty, spaCy's W036 pitfall with span_ruler).
 """
 
 from __future__ import annotations
@@ -25,15 +24,9 @@ import nlp.dates  # noqa: F401  (registers cp_dates)
 import nlp.intensity  # noqa: F401  (registers cp_intensity, cp_sarcasm)
 import nlp.lemmas  # noqa: F401  (registers cp_lemmatizer)
 import nlp.negation  # noqa: F401  (registers cp_negation)
-import nlp.ruler  # noqa: F401  (registers cp_span_ruler)
-import nlp.rules  # noqa: F401  (registers the clientpulse.patterns.v1 reader)
-from nlp.scope import FAMILIES
+import nlp.ruler  # noqa: F401  (registers cp_rules)
 
 SCOPE_COMPONENTS = ("cp_cues", "cp_negation", "cp_conditions", "cp_context", "cp_intensity", "cp_sarcasm")
-
-
-def ruler_name(family: str) -> str:
-    return f"ruler_{family}"
 
 
 def build_pipeline() -> Language:
@@ -42,15 +35,7 @@ def build_pipeline() -> Language:
     nlp.add_pipe("cp_lemmatizer")
     nlp.add_pipe("cp_sentencizer")
     nlp.add_pipe("cp_dates")
-    for family in FAMILIES:
-        nlp.add_pipe(
-            "cp_span_ruler",
-            name=ruler_name(family),
-            config={"spans_key": family, "phrase_matcher_attr": "LEMMA", "validate": True, "overwrite": True},
-        )
-        nlp.config["initialize"]["components"][ruler_name(family)] = {
-            "patterns": {"@misc": "clientpulse.patterns.v1", "family": family}
-        }
+    nlp.add_pipe("cp_rules")
     for name in SCOPE_COMPONENTS:
         nlp.add_pipe(name)
     nlp.initialize()

@@ -1,7 +1,7 @@
-"""The rule data: ``nlp/patterns/<family>.jsonl``, one spaCy span_ruler pattern a line.
+"""The rule data: ``nlp/patterns/<family>.jsonl``, one spaCy span_ruler pattern a line (``cp_rules`` runs them).
 
-``{"label": "termination", "id": "termination.terminate_1p", "pattern": [...token patterns...] | "phrase"}``
-plus optional keys the span_ruler ignores and our components read:
+``{"label": "termination", "id": "termination.terminate_1p", "pattern": [...token patterns...]}``
+plus optional keys our components read:
 ``"weak": true`` (a bare legal/termination/payment word that contract drafting neutralises) and
 ``"escalate": true|false`` (this rule alone does / does not raise the message's escalate flag).
 Several lines may share an id: they are alternatives of one rule.
@@ -13,7 +13,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-import spacy
+from spacy.schemas import validate_token_pattern
 
 from nlp.scope import FAMILIES
 from nlp.types import CONFLICTS, OBJECTIONS
@@ -50,24 +50,18 @@ def _load(family: str) -> tuple[dict, ...]:
             raise PatternError(f"E202: {path.name}:{lineno}: not JSON ({err.msg})") from None
         if not isinstance(entry, dict) or {"label", "id", "pattern"} - entry.keys():
             raise PatternError(f"E203: {path.name}:{lineno}: needs keys label, id, pattern")
+        problems = validate_token_pattern(entry["pattern"]) if isinstance(entry["pattern"], list) else ["not a list"]
+        if problems:
+            raise PatternError(f"E205: {path.name}:{lineno}: not a spaCy token pattern ({problems[0]})")
         if entry["label"] not in LABELS[family]:
-            raise PatternError(
-                f"E204: {path.name}:{lineno}: label {entry['label']!r} is not one of {LABELS[family]}"
-            )
+            raise PatternError(f"E204: {path.name}:{lineno}: label {entry['label']!r} is not one of {LABELS[family]}")
         out.append(entry)
     return tuple(out)
 
 
 def load_patterns(family: str) -> list[dict]:
-    """The span_ruler patterns of one family: label, id and pattern only (spaCy's initialize schema rejects
-    other keys; ``rule_meta`` serves them)."""
+    """The patterns of one family: label, id and pattern only (``rule_meta`` serves the other keys)."""
     return [{"label": e["label"], "id": e["id"], "pattern": e["pattern"]} for e in _load(family)]
-
-
-@spacy.registry.misc("clientpulse.patterns.v1")
-def patterns_reader(family: str) -> list[dict]:
-    """Config hook: ``[initialize.components.ruler_<family>.patterns] @misc = "clientpulse.patterns.v1"``."""
-    return load_patterns(family)
 
 
 @cache

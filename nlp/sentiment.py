@@ -135,12 +135,14 @@ class MoodModel:
     def predict_tokens(self, token_lists: Iterable[list[str]]) -> list[dict[str, float]]:
         """:meth:`predict` for texts already turned into mood tokens (``nlp.mood_text.mood_tokens_from``): the
         same fastText call that dostoevsky's ``predict`` makes after its tokenizer, without tokenising again."""
-        model = self.backend.model
-        out = []
-        for tokens in token_lists:
-            labels, scores = model.predict(" ".join(tokens), k=-1)
-            out.append(_fold(dict(zip((label.replace("__label__", "") for label in labels), scores, strict=True))))
-        return out
+        lines = [" ".join(tokens) for tokens in token_lists]
+        if not lines:
+            return []
+        all_labels, all_scores = self.backend.model.predict(lines, k=-1)  # one call for the batch
+        return [
+            _fold(dict(zip((label.replace("__label__", "") for label in labels), scores.tolist(), strict=True)))
+            for labels, scores in zip(all_labels, all_scores, strict=True)
+        ]
 
     def predict_one(self, text: str | None) -> tuple[str, dict[str, float]]:
         """The most likely mood and the scores for one text."""

@@ -11,8 +11,7 @@ from spacy.pipeline.span_ruler import SpanRuler
 
 from nlp.analyzer import AnalyzeInput, Analyzer
 from nlp.lemmas import clear_caches
-from nlp.pipeline import ruler_name
-from nlp.ruler import IndexedSpanRuler
+from nlp.rules import load_patterns
 from nlp.scope import FAMILIES
 from nlp.sentiment import MoodModel
 from nlp.table import DocTable, set_table, table
@@ -67,21 +66,25 @@ def test_token_table_equals_token_attributes(analyzer: Analyzer, sample) -> None
         assert fast.doc_text == doc.text
 
 
-def test_indexed_rulers_find_what_plain_span_rulers_find(analyzer: Analyzer, sample) -> None:
-    """The anchor index, the windows and the regex gate (nlp/ruler.py) against spaCy's own SpanRuler.match,
-    which runs every pattern over the whole doc."""
+def test_compiled_rules_find_what_spacy_span_rulers_find(analyzer: Analyzer, sample) -> None:
+    """``cp_rules`` (nlp/matcher.py's compiled matcher) against a spaCy span_ruler per family holding the same
+    patterns, which runs spaCy's Matcher over the whole doc."""
     nlp = analyzer.nlp
-    found = 0
     with nlp.select_pipes(enable=["cp_lemmatizer", "cp_sentencizer", "cp_dates"]):
         docs = list(nlp.pipe(item.text for item in sample))
+    plain = {}
     for family in FAMILIES:
-        ruler = nlp.get_pipe(ruler_name(family))
-        assert isinstance(ruler, IndexedSpanRuler)
-        for doc in docs:
-            fast = IndexedSpanRuler.match(ruler, doc)
-            if not doc.has_annotation("LEMMA"):  # only whitespace: spaCy's Matcher refuses the doc (E155)
-                assert not fast
-                continue
-            assert fast == SpanRuler.match(ruler, doc), (family, doc.text[:80])
-            found += len(fast)
+        plain[family] = SpanRuler(nlp, f"plain_{family}", spans_key=family, validate=True)
+        plain[family].add_patterns(load_patterns(family))
+    rules = nlp.get_pipe("cp_rules")
+    assert len(rules.compiled) == sum(len(load_patterns(f)) for f in FAMILIES)  # none left to spaCy's Matcher
+    found = 0
+    for doc in docs:
+        fast = rules.match(doc)
+        if not doc.has_annotation("LEMMA"):  # only whitespace: spaCy's Matcher refuses the doc (E155)
+            assert not any(fast.values())
+            continue
+        for family in FAMILIES:
+            assert fast[family] == plain[family].match(doc), (family, doc.text[:80])
+            found += len(fast[family])
     assert found > len(sample)
