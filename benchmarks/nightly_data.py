@@ -167,17 +167,17 @@ def texts(rng: random.Random, rows: dict, direction: str, email: bool, tense: bo
 
 
 def analyze_texts(inputs: list, progress) -> list:
-    """The project's analyzer over ``inputs``, in chunks over one process per core (flows/steps.py's worker)."""
+    """The project's analyzer over ``inputs``, in chunks over one process per core (flows/analysing.py)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from flows import steps
+    from flows import analysing, steps
 
     chunks = [inputs[begin : begin + 250] for begin in range(0, len(inputs), 250)]
     context = multiprocessing.get_context("spawn")
     out: list = []
     with ProcessPoolExecutor(steps.analysis_workers(), mp_context=context) as pool:
-        for result in pool.map(steps.analyze_in_worker, ["bundled"] * len(chunks), chunks):
+        for result in pool.map(analysing.analyze_in_worker, ["bundled"] * len(chunks), chunks):
             out += result
             progress(len(result))
     return out

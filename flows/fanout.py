@@ -11,7 +11,7 @@ from prefect import flow, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
 from clientpulse.config import load_settings
-from flows import steps
+from flows import analysing, steps
 from flows.concurrency import engine_for
 from storage.db import session as open_session
 from storage.ingest import add_analyses, message_inputs, pending_ids
@@ -39,7 +39,7 @@ def analyze_batch(mood_model: str, items: list[Item]) -> list:
     """Runs on a Dask worker: the analyzer is loaded once per worker process."""
     from nlp.analyzer import AnalyzeInput
 
-    analyzer = steps._analyzer(mood_model)
+    analyzer = analysing.analyzer(mood_model)
     return analyzer.analyze([AnalyzeInput(body, direction, channel) for _, body, direction, channel in items])
 
 

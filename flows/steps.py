@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 import nlp
 from clientpulse.config import Settings
-from flows import safety
+from flows import analysing, safety
 from nlp.types import MessageAnalysis
 from sources.attribution import Directory, Party
 from sources.imap import ImapConnectionError
@@ -267,23 +267,25 @@ def _analysed(
 ) -> Iterator[tuple]:
     """(items, analyses) per batch, in order: in this process, or from a pool keeping each worker busy."""
     if workers <= 1:
-        analyzer = analyzer or _analyzer(mood_model)
-        _load_words(word_cache)
+        analyzer = analyzer or analysing.analyzer(mood_model)
+        analysing.load_words(word_cache)
         for ids in batches:
             items = message_inputs(session, ids)
             yield items, analyzer.analyze(_inputs(items))
-        _save_words(word_cache)
+        analysing.save_words(word_cache)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads (Prefect, SQLAlchemy)
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker, initargs=(mood_model, word_cache))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=analysing.init_worker, initargs=(mood_model, word_cache)
+    )
     try:
         flight: deque = deque()
         for ids in batches:
             items = message_inputs(session, ids)
-            flight.append((items, pool.submit(analyze_in_worker, mood_model, _inputs(items))))
+            flight.append((items, pool.submit(analysing.analyze_in_worker, mood_model, _inputs(items))))
             if len(flight) > 2 * workers:  # a dead worker raises BrokenProcessPool here, not a hang
                 items, future = flight.popleft()
                 yield items, future.result()
@@ -292,35 +294,6 @@ def _analysed(
             yield items, future.result()
     finally:
         pool.shutdown(cancel_futures=True)
-
-
-def _worker(mood_model: str, word_cache: Path | None) -> None:
-    """A pool process starts with the analyzer loaded and the words of earlier runs known."""
-    _load_words(word_cache)
-    _analyzer(mood_model)
-
-
-@cache
-def _load_words(path: Path | None) -> int:
-    """Once per process and file: earlier runs' word analyses into this process's cache."""
-    from nlp.lemmas import load_lemmas
-
-    return load_lemmas(path) if path else 0
-
-
-def _save_words(path: Path | None) -> None:
-    from nlp.lemmas import save_lemmas
-
-    if path:
-        try:
-            save_lemmas(path)
-        except OSError as exc:  # a read-only folder costs the next run time, never this run
-            print(f"Кэш словоформ не сохранён ({path}): {exc}")
-
-
-def analyze_in_worker(mood_model: str, inputs: list) -> list[MessageAnalysis]:
-    """Runs in a pool process: the analyzer is loaded once per process (``_analyzer`` is cached)."""
-    return _analyzer(mood_model).analyze(inputs)
 
 
 def _inputs(items: list[tuple[int, str, str, str]]) -> list:
@@ -397,17 +370,9 @@ def parse_as_of(value: str | datetime | None, tz: tzinfo) -> datetime:
     return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
 
 
-@cache
-def _analyzer(mood_model: str):
-    from nlp.analyzer import Analyzer
-    from nlp.sentiment import MoodModel
-
-    return Analyzer(MoodModel.load(official=mood_model == "official"))
-
-
 def build_analyzer(settings: Settings):
     """The analyzer (loaded once per process) and its version: a digest of the rules, lexicons and model."""
-    return _analyzer(settings.mood_model), analyzer_version(settings.mood_model)
+    return analysing.analyzer(settings.mood_model), analyzer_version(settings.mood_model)
 
 
 @cache

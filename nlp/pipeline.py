@@ -5,8 +5,8 @@ patterns of every signal family from ``nlp/patterns/<family>.jsonl`` into ``doc.
 span_ruler per family would; nlp/ruler.py) -> ``cp_cues`` -> ``cp_negation`` -> ``cp_conditions`` ->
 ``cp_context`` -> ``cp_intensity`` -> ``cp_sarcasm``.
 
-``cp_rules`` reads the pattern files when it is made and again on ``nlp.initialize()`` (so a second
-``initialize()`` does not leave it empty, spaCy's W036 pitfall with span_ruler).
+``cp_rules`` reads the pattern files on ``nlp.initialize()`` (or on first use without it) and again on every
+later ``initialize()``, so a second one does not leave it empty (spaCy's W036 pitfall with span_ruler).
 """
 
 from __future__ import annotations

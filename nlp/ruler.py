@@ -26,12 +26,13 @@ class RuleMatcher:
         self.vocab = nlp.vocab
         self.name = name
         self.families = tuple(families)
-        self.load()
+        self.compiled: CompiledMatcher | None = None  # read on ``initialize`` or first use
+        self.fallback: Matcher | None = None
 
     def load(self) -> None:
         """(Re)read the pattern files."""
         self.compiled = CompiledMatcher()
-        self.fallback: Matcher | None = None  # patterns the compiler does not support
+        self.fallback = None  # spaCy's Matcher for the patterns the compiler does not support
         self._fallback_keys: dict[int, tuple[str, str, str]] = {}
         for family in self.families:
             for entry in load_patterns(family):
@@ -52,10 +53,12 @@ class RuleMatcher:
 
     def match(self, doc: Doc) -> dict[str, list[Span]]:
         """Family -> its sorted spans."""
+        if self.compiled is None:
+            self.load()
         tokens = tokens_of(doc)
         found: dict[str, set[tuple[int, int, str, str]]] = {family: set() for family in self.families}
         if any(tokens.lemma):  # a doc of whitespace only has nothing to match (spaCy's Matcher refuses it)
-            for pattern, start, end in self.compiled(tokens):
+            for pattern, start, end in self.compiled(tokens):  # type: ignore[misc]
                 found[pattern.group].add((start, end, pattern.label, pattern.id))
             if self.fallback is not None:
                 for key, start, end in self.fallback(doc):

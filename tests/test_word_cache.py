@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from flows import steps
+from flows import analysing, steps
 from nlp.analyzer import AnalyzeInput, Analyzer
 from nlp.lemmas import clear_caches, lemma_cache, load_lemmas, save_lemmas
 from nlp.sentiment import MoodModel
@@ -57,8 +57,8 @@ def test_the_analysis_step_writes_the_cache_and_the_next_run_reads_it(tmp_path, 
     assert steps.analyze_pending(first, version="words-1", word_cache=path) == 12
     saved = json.loads(path.read_text(encoding="utf-8"))["words"]
     assert len(saved) > 50
-    clear_caches(steps._analyzer("bundled").nlp)
-    steps._load_words.cache_clear()
+    clear_caches(analysing.analyzer("bundled").nlp)
+    analysing.load_words.cache_clear()
     assert steps.analyze_pending(first, version="words-2", word_cache=path) == 12
     assert set(saved) <= set(lemma_cache()._cache)
     rows = stored(first)
