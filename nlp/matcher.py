@@ -10,7 +10,7 @@ through the specs after it. Every (start, end) the extensions allow is a match, 
 of a pattern (no greedy filter), so the result is the same set of spans: tests/nlp/test_matcher.py checks it
 against spaCy's Matcher on random patterns, tests/nlp/test_fast_path.py against spaCy's SpanRuler on our rules.
 
-Supported in a token spec: NORM, LEMMA, ORTH, LOWER, TEXT, TAG with a string or IN / NOT_IN / REGEX /
+Supported in a token spec: NORM, LEMMA, ORTH, TEXT, TAG with a string or IN / NOT_IN / REGEX /
 FUZZY[n]; MORPH with IS_SUPERSET / IS_SUBSET / INTERSECTS or a string; IS_SPACE, IS_PUNCT,
 IS_TITLE, IS_DIGIT, IS_LOWER, IS_UPPER, IS_ALPHA as booleans; OP None, "1", "?", "+", "*", "{n}", "{n,m}",
 "{,m}", "{n,}". ``compile_pattern`` raises ``Unsupported`` for anything else; the ruler runs such patterns with
@@ -38,7 +38,7 @@ COMMON = frozenset(
 )
 INDEXED = ("NORM", "LEMMA", "ORTH", "TAG")  # the attributes an anchor can be looked up by
 COLUMNS = {"NORM": "norm", "LEMMA": "lemma", "ORTH": "text", "TAG": "tag"}  # their ``Tokens`` lists
-_ALIASES = {"TEXT": "ORTH", "LOWER": "NORM"}  # LOWER: every NORM we set is the lowercased text («ё» -> «е»)
+_ALIASES = {"TEXT": "ORTH"}
 _FLAGS: dict[str, Callable[[str], bool]] = {
     "IS_TITLE": str.istitle,
     "IS_DIGIT": str.isdigit,
@@ -213,8 +213,6 @@ def compile_spec(spec: dict[str, Any]) -> Spec:
         if attr == "OP":
             op = value
         elif attr in INDEXED:
-            if raw_attr.upper() == "LOWER" and isinstance(value, (str, dict)):
-                value = _lowered(value)
             test, on_value, these = _value_test(attr, value)
             tests.append(test)
             probes.append((attr, on_value))
@@ -228,15 +226,6 @@ def compile_spec(spec: dict[str, Any]) -> Spec:
             raise Unsupported(f"attribute {raw_attr!r}")
     low, high = _repetition(op)
     return Spec(_all(tests), low, high, keys, probes[0] if len(tests) == len(probes) == 1 else None)
-
-
-def _lowered(value: str | dict) -> str | dict:
-    if isinstance(value, str):
-        return value.lower().replace("ё", "е")
-    ((op, arg),) = value.items() if len(value) == 1 else ((None, None),)
-    if op in ("IN", "NOT_IN"):
-        return {op: [v.lower().replace("ё", "е") for v in arg]}
-    raise Unsupported(f"LOWER value {value!r}")
 
 
 def _cost(keys: Iterable[tuple[str, str]]) -> int:
