@@ -13,7 +13,7 @@ $(STAMP): requirements.lock pyproject.toml
 	# dostoevsky pins fasttext==0.9.2, which does not build; fasttext-wheel (in the lock) provides the module.
 	$(BIN)/pip install --quiet --no-deps "dostoevsky==0.6.0"
 	$(BIN)/pip install --quiet --no-deps -e .
-	$(BIN)/python -c "import fasttext, dostoevsky.models, spacy, pymorphy3, dawg"
+	$(BIN)/python -c "import fasttext, dostoevsky.models, spacy, pymorphy3, dawg, sklearn"
 	touch $(STAMP)
 
 demo: $(STAMP)

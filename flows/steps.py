@@ -375,12 +375,15 @@ def build_analyzer(settings: Settings):
     return analysing.analyzer(settings.mood_model), analyzer_version(settings.mood_model)
 
 
+ANALYZER_FILES = frozenset({".py", ".jsonl", ".txt", ".ftz", ".npz", ".bin"})  # what a change of re-analyses
+
+
 @cache
 def analyzer_version(mood_model: str) -> str:
     root = Path(nlp.__file__).parent
     digest = hashlib.sha256(mood_model.encode())
     for path in sorted(root.rglob("*")):
-        if path.is_file() and "training" not in path.parts and path.suffix in {".py", ".jsonl", ".txt", ".ftz", ".bin"}:
+        if path.is_file() and "training" not in path.parts and path.suffix in ANALYZER_FILES:
             digest.update(path.relative_to(root).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

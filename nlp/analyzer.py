@@ -105,8 +105,12 @@ class Analyzer:
             scores = self._mood(texts, docs)
             if len(scores) != len(texts):
                 raise AnalyzerError(f"E301: the mood model returned {len(scores)} results for {len(texts)} texts")
-            for item, doc, raw in zip(chunk, docs, scores, strict=True):
-                out.append(self._one(doc, item.direction, raw))
+            labels: list[dict[str, float] | None] = [None] * len(docs)
+            if isinstance(self.label_model, LabelModel):  # one call for the chunk: the model is fast in batches
+                lines = [features(doc, item.direction) for doc, item in zip(docs, chunk, strict=True)]
+                labels = list(self.label_model.scores(lines))
+            for item, doc, raw, probs in zip(chunk, docs, scores, labels, strict=True):
+                out.append(self._one(doc, item.direction, raw, probs))
         return out
 
     def _mood(self, texts: list[str], docs: list[Doc]) -> list[dict[str, float]]:
@@ -116,15 +120,14 @@ class Analyzer:
             return self.mood_model.predict_tokens([mood_tokens_from(t.text, t.ws) for t in tables])
         return self.mood_model.predict(texts)
 
-    def _one(self, doc: Doc, direction: str, raw: dict[str, float]) -> MessageAnalysis:
+    def _one(self, doc: Doc, direction: str, raw: dict[str, float], probs: dict[str, float] | None) -> MessageAnalysis:
         hits = _hits(doc, direction)
         cues = doc_flags(doc)
         mood_scores = {mood: float(raw.get(mood, 0.0)) for mood in MOODS}
         findings = tuple(hit.finding for hit in hits)
         escalate = should_escalate(hits, cues, direction, mood_scores)
         mood = adjust_mood(mood_scores, hits, cues)
-        if isinstance(self.label_model, LabelModel):
-            probs = self.label_model.scores([features(doc, direction)])[0]
+        if probs is not None and isinstance(self.label_model, LabelModel):
             findings, escalate = combine(doc, direction, findings, escalate, self.label_model, probs, mood)
         return MessageAnalysis(
             mood=mood,

@@ -1,9 +1,9 @@
 """How the label classifier's scores and the rule findings combine into the reported labels and ``escalate``.
 
 The rules (``nlp/patterns`` + the scope components) are precise and explain themselves with a span, but miss
-the many ways people phrase an objection or a complaint. The classifier (``nlp/labels.py``: fastText
-one-vs-all over the message's lemmas, the rule findings and the scope cues) has the recall, because it learns
-words and combinations no pattern lists, and it knows how far each rule can be trusted in context.
+the many ways people phrase an objection or a complaint. The classifier (``nlp/labels.py``: a logistic regression
+per label over the message's lemmas and lemma pairs, the rule findings and the scope cues) has the recall,
+because it learns words and combinations no pattern lists, and it knows how far each rule can be trusted.
 
 For every label (objection category, conflict type, KPI signal family):
 
@@ -21,9 +21,10 @@ For every label (objection category, conflict type, KPI signal family):
    the cue list was checked on dev, where it costs no termination F1; and a `complaint` or `deadline` only
    while the message's reported mood is not positive: the classifier, having learnt praise words from
    sarcastic rows, otherwise calls sincere praise a complaint; and never a label whose rule finding the scope
-   components dropped in this message — «цена нас устраивает» stays without price): the label is reported with the
-   span of the sentence that scores highest for it, rule id ``model.<label>`` and the probability as its
-   confidence. The evidence is then a whole sentence, not a phrase: reviewers see where, not why.
+   components dropped in this message, nor one whose subject the message calls settled (``lexicons/accepted.txt``:
+   «цена нас устраивает» stays without price): the label is reported with the span of the sentence that scores
+   highest for it, rule id ``model.<label>`` and the probability as its confidence. The evidence is then a
+   whole sentence, not a phrase: reviewers see where, not why.
 3. **Direction**: an outgoing (our) message gets no objections, and hostility is the only conflict it can
    carry (LABELS.md "Scope"), whatever either source says.
 
@@ -57,6 +58,8 @@ from nlp.types import CONFLICTS, KPI_SIGNALS, OBJECTIONS, Finding
 
 OUTGOING_CONFLICTS = frozenset({"hostility"})
 CUES_FILE = Path(__file__).with_name("lexicons") / "label_cues.txt"
+ACCEPTED_FILE = Path(__file__).with_name("lexicons") / "accepted.txt"
+NEGATORS = frozenset({"не", "ни", "нет"})
 # Dissatisfaction the classifier alone finds needs a message that does not read as positive: the classifier
 # learns praise words from sarcastic rows («блестящая работа» meaning a failure) and then calls sincere praise a
 # complaint; sarcasm the rules see already turns the reported mood negative.
@@ -110,15 +113,41 @@ def has_cue(doc: Doc, label: str, mood: str | None = None) -> bool:
 
 
 def overruled(doc: Doc) -> frozenset[str]:
-    """Labels whose rule findings the scope components dropped (negated, resolved, neutral or drafting context).
-
-    The classifier alone may not bring these back: the rules read the very words and found them not meant
-    («цена нас устраивает», «претензий нет»), which a bag of lemmas cannot see as precisely.
+    """Labels the classifier alone may not report in this message: those whose rule findings the scope components
+    dropped (negated, resolved, neutral or drafting context: «претензий нет») and those whose subject the message
+    calls settled (:func:`accepted`: «цена нас устраивает»). The rules read the very words and found them not
+    meant, which a bag of lemmas cannot see as precisely.
     """
-    return frozenset(
+    return accepted(doc) | frozenset(
         f"{family}.{label}" if family in ("objection", "conflict") else f"signal.{family}"
         for family, label, *_ in dropped(doc)
     )
+
+
+@cache
+def _accepted_lexicon() -> tuple[tuple[str, frozenset[str], frozenset[str]], ...]:
+    out = []
+    for line in ACCEPTED_FILE.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            label, _, rest = line.partition(":")
+            subjects, _, predicates = rest.partition("|")
+            out.append((label.strip(), frozenset(subjects.split()), frozenset(predicates.split())))
+    return tuple(out)
+
+
+def accepted(doc: Doc) -> frozenset[str]:
+    """Labels whose subject a sentence of the message calls settled (``lexicons/accepted.txt``)."""
+    lemmas = [lemma.lower() for lemma in table(doc).lemma]
+    out = set()
+    for start, end in sentence_ranges(doc):
+        words = lemmas[start:end]
+        for label, subjects, predicates in _accepted_lexicon():
+            if label in out or subjects.isdisjoint(words):
+                continue
+            if any(w in predicates and NEGATORS.isdisjoint(words[max(0, i - 2) : i]) for i, w in enumerate(words)):
+                out.add(label)
+    return frozenset(out)
 
 
 def model_labels() -> list[str]:

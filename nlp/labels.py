@@ -1,28 +1,26 @@
-"""The learned label classifier: fastText one-vs-all over the analyzer's own tokens and rule findings.
+"""The learned label classifier: a logistic regression per label over the analyzer's own tokens and rule findings.
 
 Labels: ``objection.<category>``, ``conflict.<type>``, ``signal.<family>`` and ``escalate``; each gets an
-independent probability (``loss='ova'``: a sigmoid per label), so a message may carry several.
+independent probability (a sigmoid per label, ``nlp/linear.py``), so a message may carry several.
 
-Input features (:func:`features`) come from the spaCy doc the rule pipeline has already built, so the
-classifier adds no tokenisation of its own: the cached pymorphy3 lemmas of the words (lemmas generalise over
-Russian inflection: «расторгнем», «расторгаем», «расторжение» share stems, and fastText's character n-grams
-cover the rest), one concept token per word listed in ``lexicons/concepts.txt`` (``__c_expensive`` for
-«дороговато», «кусается», «недёшево»...: a synonym the training rows never had still lands on a concept the
-classifier knows; on dev this added about 0.03 F1 to objections and conflicts), plus one token per rule
-finding that survived the scope components (``__r_conflict_termination`` and its scope flags,
-``__f_conditional``...), one per finding the scope components dropped (``__neg_objection_price``: negated or
-neutral in context), document cues (``__cue_sarcasm``, ``__cue_shouting``, ``__cue_repeat``,
-``__cue_damage``, ``__cue_intensity``), and the direction (``__dir_out``). The classifier thus learns both
-words the patterns never listed and how far to trust each rule.
+Input features (:func:`features`) come from the spaCy doc the rule pipeline has already built, so the classifier
+adds no tokenisation of its own: the cached pymorphy3 lemmas of the words (lemmas generalise over Russian
+inflection: «расторгнем» and «расторгаем» share a lemma), one concept token per word listed in
+``lexicons/concepts.txt`` (``__c_expensive`` for «дороговато», «кусается», «недёшево»...: a synonym the training
+rows never had still lands on a concept the classifier knows; on dev this added about 0.03 F1 to objections and
+conflicts), plus one token per rule finding that survived the scope components (``__r_conflict_termination`` and
+its scope flags, ``__f_conditional``...), one per finding the scope components dropped (``__neg_objection_price``:
+negated or neutral in context), document cues (``__cue_sarcasm``, ``__cue_shouting``, ``__cue_repeat``,
+``__cue_damage``, ``__cue_intensity``), and the direction (``__dir_out``). The classifier thus learns both words
+the patterns never listed and how far to trust each rule.
 
-The shipped model (``nlp/models/clientpulse-labels.ftz``) is trained by ``python -m nlp.training.train_labels``;
+The model scores the line's tokens and pairs of neighbouring tokens (TF-IDF, ``nlp/linear.py``). The shipped
+model (``nlp/models/clientpulse-labels.npz``) is trained by ``python -m nlp.training.train_labels``;
 its per-label thresholds (chosen on the dev split) live next to it in ``clientpulse-labels.json``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import threading
 from functools import cache, lru_cache
@@ -30,13 +28,14 @@ from pathlib import Path
 
 from spacy.tokens import Doc, Span
 
+from nlp.linear import LinearModelError, LinearTextModel
 from nlp.scope import doc_flags, dropped, flags, signal_spans
 from nlp.table import table
 from nlp.types import CONFLICTS, KPI_SIGNALS, OBJECTIONS
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 CONCEPTS_FILE = Path(__file__).resolve().parent / "lexicons" / "concepts.txt"
-DEFAULT_MODEL_PATH = MODELS_DIR / "clientpulse-labels.ftz"
+DEFAULT_MODEL_PATH = MODELS_DIR / "clientpulse-labels.npz"
 LABELS = (
     *(f"objection.{c}" for c in OBJECTIONS),
     *(f"conflict.{c}" for c in CONFLICTS),
@@ -157,13 +156,12 @@ class LabelModel:
     _cache: dict[Path, LabelModel] = {}
     _lock = threading.Lock()
 
-    def __init__(self, model, thresholds: dict[str, float], path: Path, meta: dict | None = None) -> None:
+    def __init__(self, model: LinearTextModel, thresholds: dict[str, float], path: Path, meta: dict | None = None):
         self.model = model
         self.thresholds = thresholds
         self.path = path
         self.meta = meta or {}
-        self._labels = [label.removeprefix("__label__") for label in model.get_labels()]
-        self._names = {f"__label__{label}": label for label in self._labels}  # fastText's name -> ours
+        self._columns = [(label, model.labels.index(label)) for label in LABELS if label in model.labels]
 
     @classmethod
     def load(cls, path: Path | None = None) -> LabelModel:
@@ -178,14 +176,11 @@ class LabelModel:
         with cls._lock:
             if key in cls._cache:
                 return cls._cache[key]
-            import fasttext
-
             try:
-                with contextlib.redirect_stderr(io.StringIO()):
-                    model = fasttext.load_model(str(key))
+                model = LinearTextModel.load(key)
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
                 thresholds = {str(k): float(v) for k, v in meta["thresholds"].items()}
-            except (ValueError, OSError, KeyError, TypeError) as exc:
+            except (LinearModelError, ValueError, OSError, KeyError, TypeError) as exc:
                 raise LabelModelError(f"cannot load label model {key}: {exc}") from exc
             loaded = cls(model, thresholds, key, meta)
             cls._cache[key] = loaded
@@ -193,18 +188,16 @@ class LabelModel:
 
     @property
     def labels(self) -> list[str]:
-        return list(self._labels)
+        return [label for label, _ in self._columns]
 
     def scores(self, lines: list[str]) -> list[dict[str, float]]:
         """Probability of every label for each feature line (labels the model lacks get 0)."""
         if not lines:
             return []
-        labels, probs = self.model.predict(lines, k=-1, threshold=0.0)
-        names = self._names
         out = []
-        for row_names, values in zip(labels, probs, strict=True):
+        for probs in self.model.predict(lines).tolist():
             row = dict.fromkeys(LABELS, 0.0)
-            row.update(zip(map(names.__getitem__, row_names), (min(v, 1.0) for v in values.tolist()), strict=True))
+            row.update((label, probs[j]) for label, j in self._columns)
             out.append(row)
         return out
 

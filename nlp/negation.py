@@ -2,10 +2,11 @@
 
 Before the trigger: «не», «ни», «нет», «никаких»… (lexicons/negation.txt) reach it across non-verbs and the
 auxiliaries of lexicons/transparent.txt («не будем расторгать»); «без» only right before it («без претензий»).
-After the trigger: «нет» («претензий нет»), or «не» + a verb of lexicons/negation_after.txt («в суд не
-пойдём», «претензий не имеем»). A pattern that spells its own negation («не устраивает», «продлевать не
-будем») is never negated again: in Russian a second negative word is concord («ничего не работает»).
-Receivables stay: «счёт не оплачен» is still about a receivable.
+After the trigger: «нет» («претензий нет»), or «не» + a verb of lexicons/negation_after.txt («в суд не пойдём»,
+«претензий не имеем»). Declined in the next clause: «но»/«однако» opening it, then within ``DECLINE_WINDOW`` words
+«не» + such a verb («можно было бы и в суд подать, но мы не хотим»). A pattern that spells its own negation («не
+устраивает», «продлевать не будем») is never negated again: in Russian a second negative word is concord («ничего
+не работает»). Receivables stay: «счёт не оплачен» is still about a receivable.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ NEGATION_WORDS = frozenset({"не", "нет", "ни", "нету"})
 PRE_WINDOW = 5
 SHORT_WINDOW = 2
 POST_WINDOW = 6
+DECLINE_OPENERS = frozenset({"но", "однако"})
+DECLINE_WINDOW = 3
+DECLINE_PUNCT = frozenset({",", "—", "–", "-"})  # within the sentence only
+SENTENCE_END = frozenset({".", "!", "?", "…", "..."})
+DECLINE_OBJECTS = frozenset({"это", "этот", "делать", "так", "пока", "сейчас"})  # «не хотим этого», «не будем пока»
 
 
 @Language.component("cp_negation", requires=["token.lemma"])
@@ -47,7 +53,7 @@ def is_negated(span: Span) -> bool:
     norms = table(span.doc).norm
     if any(norms[i] in NEGATION_WORDS for i in range(span.start, span.end)):
         return False
-    return _negated_before(span) or _negated_after(span)
+    return _negated_before(span) or _negated_after(span) or _declined_next(span)
 
 
 def _negated_before(span: Span) -> bool:
@@ -94,4 +100,33 @@ def _negated_after(span: Span) -> bool:
         if not tab.space[i]:
             distance += 1
         i += 1
+    return False
+
+
+def _declined_next(span: Span) -> bool:
+    """«…в суд подать, но мы не хотим»: in the same sentence, the next clause opens with «но» and declines with
+    «не» + a verb of lexicons/negation_after.txt that ends it (or is followed only by «этого», «пока»…)."""
+    tab = table(span.doc)
+    n = len(tab)
+    clauses = clause_ids(span.doc)
+    after_verbs = words("negation_after")
+    i = span.end
+    while i < n and clauses[i] == clauses[span.end - 1]:
+        if tab.norm[i] in SENTENCE_END or "\n" in tab.text[i]:
+            return False
+        i += 1
+    while i < n and tab.norm[i] in DECLINE_PUNCT:
+        i += 1  # the comma or dash before «но» may open the next clause too
+    if i >= n or tab.norm[i] not in DECLINE_OPENERS:
+        return False
+    seen = 0
+    for j in range(i + 1, n - 1):
+        if tab.norm[j] in ("не", "ни"):
+            k = j + 2
+            while k < n and tab.lemma[k] in DECLINE_OBJECTS:
+                k += 1
+            return tab.lemma[j + 1] in after_verbs and (k >= n or tab.punct[k])
+        if tab.punct[j] or seen >= DECLINE_WINDOW or (tab.pos[j] == "VERB" and tab.lemma[j] not in DECLINE_OBJECTS):
+            return False
+        seen += not tab.space[j]
     return False

@@ -119,6 +119,9 @@ PRESENT = [
     ("кто вас вообще пустил в маркетинг", "conflict", "hostility"),
     ("проведём оплату по счёту завтра", "receivable", "payment"),
     ("закроем долг до конца месяца", "receivable", "payment"),
+    # «но не …» that declines something else, or only delays
+    ("Расторгнем договор, но не хотим ссориться.", "conflict", "termination"),
+    ("Подадим в суд, но не сразу.", "conflict", "legal"),
 ]
 
 PRESENT_OUT = [
@@ -155,6 +158,10 @@ ABSENT = [
     ("Продлевать будем, даже не сомневайтесь.", "renewal", "renewal_against"),
     ("Не продлеваем.", "renewal", "renewal_for"),
     ("Багов не нашли, всё работает.", "conflict", "complaint"),
+    # declined in the next clause of the same sentence
+    ("Юристы говорят, что можно и в суд подать, но мы не хотим.", "conflict", "legal"),
+    ("Можно и расторгнуть договор, но пока не будем.", "conflict", "termination"),
+    ("Могли бы подать претензию, но делать этого не будем.", "conflict", "legal"),
     # neutral in context
     ("Проблема с отчётом решена, спасибо!", "conflict", "complaint"),
     ("Ошибку в счёте исправили, всё ок.", "conflict", "complaint"),

@@ -7,7 +7,8 @@ import pytest
 
 from nlp.analyzer import AnalyzeInput, Analyzer, find_signals
 from nlp.combine import combine, decide_escalate, has_cue
-from nlp.labels import DEFAULT_MODEL_PATH, LABELS, LabelModel, concepts_of, features
+from nlp.labels import DEFAULT_MODEL_PATH, LABELS, LabelModel, LabelModelError, concepts_of, features
+from nlp.linear import LinearTextModel, fit, terms
 from nlp.pipeline import get_pipeline
 from nlp.sentiment import MoodModel
 from nlp.training import train_labels
@@ -32,7 +33,7 @@ def test_shipped_model_loads(model: LabelModel) -> None:
     assert DEFAULT_MODEL_PATH.stat().st_size < 5 * 2**20
     assert set(LABELS) <= set(model.labels)
     assert set(model.thresholds) == set(LABELS)
-    assert model.meta["params"]["loss"] == "ova" and model.meta["params"]["thread"] == 1
+    assert model.meta["params"]["C"] in train_labels.GRID["C"]
     probs = model.scores(["расторгнуть договор"])[0]
     assert set(probs) >= set(LABELS) and all(0.0 <= p <= 1.0 for p in probs.values())
 
@@ -123,12 +124,40 @@ def test_training_smoke(tmp_path) -> None:
     parts = split(load_corpus())
     train = train_labels.build_examples(parts["train"][:100])
     dev = train_labels.build_examples(parts["dev"][:40])
-    grid = {"epoch": [5], "lr": [0.5], "dim": [10], "wordNgrams": [1], "minn": [0]}
-    out = tmp_path / "labels.ftz"
+    grid = {"C": [1.0, 10.0]}
+    out = tmp_path / "labels.npz"
     meta = train_labels.train(train, dev, out, grid=grid, log=lambda _: None)
-    again = train_labels.train(train, dev, tmp_path / "again.ftz", grid=grid, log=lambda _: None)
+    again = train_labels.train(train, dev, tmp_path / "again.npz", grid=grid, log=lambda _: None)
     assert out.is_file() and out.with_suffix(".json").is_file()
-    assert set(meta["thresholds"]) == set(LABELS)
-    assert meta["thresholds"] == again["thresholds"]  # fixed seed, one thread: reproducible
-    loaded = LabelModel.load(out)
-    assert loaded.scores([dev[0].line]) == LabelModel.load(tmp_path / "again.ftz").scores([dev[0].line])
+    assert set(meta["thresholds"]) == set(LABELS) and [g["params"] for g in meta["grid"]] == [{"C": 1.0}, {"C": 10.0}]
+    assert meta["thresholds"] == again["thresholds"]  # deterministic solver: reproducible
+    assert out.read_bytes() == (tmp_path / "again.npz").read_bytes()  # to the byte
+    assert LabelModel.load(out).scores([dev[0].line])[0]["escalate"] > 0.0
+
+
+def test_linear_model_predicts_as_scikit_learn(tmp_path) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    lines = ["дорого очень дорого", "дорого но берём", "сроки сорвали", "сроки ок", "спасибо", "очень дорого и сроки"]
+    gold = [{"price"}, set(), {"deadline"}, set(), set(), {"price", "deadline"}]
+    model = fit(lines, [frozenset(g) for g in gold], ["price", "deadline", "never"], 5.0)
+    model.save(tmp_path / "m.npz")
+    loaded = LinearTextModel.load(tmp_path / "m.npz")
+    unseen = ["дорого дорого сроки", "совсем новое слово", ""]
+    vectorizer = TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2), sublinear_tf=True)
+    x = vectorizer.fit_transform(lines)
+    for j, label in enumerate(["price", "deadline"]):
+        clf = LogisticRegression(C=5.0, max_iter=5000).fit(x, [label in g for g in gold])
+        expected = clf.predict_proba(vectorizer.transform(unseen))[:, 1]
+        assert loaded.predict(unseen)[:, j] == pytest.approx(expected, abs=1e-6)  # float32 on disk
+    assert (loaded.predict(unseen)[:, 2] < 1e-6).all()  # no training row has it
+    assert terms("a b c") == ["a", "b", "c", "a b", "b c"]
+
+
+def test_broken_model_file_is_a_clear_error(tmp_path) -> None:
+    broken = tmp_path / "labels.npz"
+    broken.write_bytes(b"not a zip")
+    broken.with_suffix(".json").write_text('{"thresholds": {}}', encoding="utf-8")
+    with pytest.raises(LabelModelError, match="cannot load label model"):
+        LabelModel.load(broken)

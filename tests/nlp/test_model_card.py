@@ -25,7 +25,7 @@ def test_splice_replaces_the_section_or_appends_it() -> None:
 
 
 def _small_corpus(data: Path) -> None:
-    """One bundled corpus file: labelled rows, and enough words for the label model's quantization."""
+    """One bundled corpus file: labelled rows of every family."""
     seed = DATA_DIR / "corpus_seed.jsonl"
     (data / seed.name).write_text(seed.read_text(encoding="utf-8"), encoding="utf-8")
 
@@ -34,7 +34,7 @@ def test_mood_and_labels_training_keep_each_others_part(tmp_path: Path, monkeypa
     monkeypatch.setattr(train_mood, "BASE_PARAMS", {**train_mood.BASE_PARAMS, "dim": 16, "bucket": 5000})
     monkeypatch.setattr(train_mood, "GRID", ({"epoch": 10, "lr": 0.5, "minn": 2, "maxn": 4},))
     monkeypatch.setattr(train_mood, "QUANTIZE", SMOKE_QUANTIZE)
-    monkeypatch.setattr(train_labels, "GRID", {"epoch": [5], "lr": [0.5], "dim": [10], "wordNgrams": [1], "minn": [0]})
+    monkeypatch.setattr(train_labels, "GRID", {"C": [1.0]})
     data = tmp_path / "data"
     data.mkdir()
     _small_corpus(data)
@@ -49,11 +49,11 @@ def test_mood_and_labels_training_keep_each_others_part(tmp_path: Path, monkeypa
 
     # make labels: its section is replaced with the run's numbers, the mood card stays as it was
     mood_part = text.replace(SECTION, "")
-    train_labels.main(["--data-dir", str(data), "--out", str(tmp_path / "clientpulse-labels.ftz")])
+    train_labels.main(["--data-dir", str(data), "--out", str(tmp_path / "clientpulse-labels.npz")])
     text = card.read_text(encoding="utf-8")
     labels = section_of(text)
     assert labels is not None and "old numbers" not in labels
     for needle in ("# Model card: clientpulse-labels", "| objections (micro) |", "| escalate |", "Known limits"):
         assert needle in labels
-    assert "clientpulse-labels.ftz" in labels and "`corpus_seed.jsonl` (" in labels
+    assert "clientpulse-labels.npz" in labels and "`corpus_seed.jsonl` (" in labels
     assert text.replace(labels, "") == mood_part
