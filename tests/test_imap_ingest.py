@@ -243,7 +243,7 @@ def test_starttls(server, tmp_path):
 def test_run_killed_mid_way_then_resumed_equals_an_uninterrupted_run(server, tmp_path, prefect_harness):
     from prefect.settings import PREFECT_API_URL
 
-    total, batch = 90, 3
+    total, batch = 600, 3  # enough batches that even a fast machine is caught mid-way (90 were all in within 5 ms)
     fill(server, "Crash", range(1, total + 1))
     killed = workspace(tmp_path / "killed", server, folders=["Crash"], batch_size=batch)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLIENTPULSE_") or k == PASSWORD_ENV}
@@ -284,7 +284,7 @@ def _kill_after_first_batches(run: subprocess.Popen, db: Path, batch: int) -> in
     while count < batch:
         assert run.poll() is None, "the run ended before it could be killed"
         assert time.monotonic() < deadline, "the run committed nothing within 240 s"
-        time.sleep(0.005)
+        time.sleep(0.001)
         if connection is None and db.exists():
             connection = sqlite3.connect(db, timeout=60, isolation_level=None)
         count = _count(connection) if connection else 0

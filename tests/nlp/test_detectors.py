@@ -122,6 +122,17 @@ PRESENT = [
     # «но не …» that declines something else, or only delays
     ("Расторгнем договор, но не хотим ссориться.", "conflict", "termination"),
     ("Подадим в суд, но не сразу.", "conflict", "legal"),
+    # round 4: leaving without «расторгнуть»; cross-sell as a question or an extension
+    ("Обеды больше не заказываем, у нас теперь своя столовая.", "conflict", "termination"),
+    ("ещё раз такое — и работать с вами перестанем", "conflict", "termination"),
+    ("Отписываюсь от вашего клуба с первого числа.", "conflict", "termination"),
+    ("с понедельника мигрируем на другую платформу", "conflict", "termination"),
+    ("С 1 марта обслуживание станков переводим на собственную службу механика.", "conflict", "termination"),
+    ("SEO с апреля передаём другому агентству.", "conflict", "termination"),
+    ("А кухни вы тоже устанавливаете?", "cross_sell", "cross_sell"),
+    ("Хотим подключить второй офис на Таганке.", "cross_sell", "cross_sell"),
+    ("Решили доверить вам ещё и ведение соцсетей.", "cross_sell", "cross_sell"),
+    ("Выставьте счёт на 8 дополнительных лицензий.", "cross_sell", "cross_sell"),
 ]
 
 PRESENT_OUT = [
@@ -182,6 +193,13 @@ ABSENT = [
     ("какая это уже версия по счёту? пятая?", "receivable", "invoice"),
     ("Нужна уборка в детском саду после ремонта.", "conflict", "hostility"),
     ("доставку в детский сад на Лесной сделаем завтра к 8", "conflict", "hostility"),
+    # round 4 near-misses
+    ("Отпишите меня от рассылки, отписываюсь от рассылки.", "conflict", "termination"),
+    ("Ищем замену офис-менеджеру на время декрета.", "conflict", "termination"),
+    ("Переведу на свою карту, как договаривались.", "conflict", "termination"),
+    ("Мы не перестанем работать с вами из-за одной ошибки.", "conflict", "termination"),
+    ("Такое больше не повторится.", "conflict", "termination"),
+    ("когда вы убираете переговорку по пятницам?", "cross_sell", "cross_sell"),
 ]
 
 
