@@ -152,6 +152,8 @@ def test_linear_model_predicts_as_scikit_learn(tmp_path) -> None:
         expected = clf.predict_proba(vectorizer.transform(unseen))[:, 1]
         assert loaded.predict(unseen)[:, j] == pytest.approx(expected, abs=1e-6)  # float32 on disk
     assert (loaded.predict(unseen)[:, 2] < 1e-6).all()  # no training row has it
+    batch = loaded.predict(unseen + lines)
+    assert all((batch[i] == loaded.predict([line])[0]).all() for i, line in enumerate(unseen + lines))  # bit for bit
     assert terms("a b c") == ["a", "b", "c", "a b", "b c"]
 
 
