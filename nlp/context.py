@@ -5,7 +5,12 @@ Drops (the span is no conflict at all):
 - contract drafting: in a sentence with lexicons/drafting.txt words («пункт», «редакция», «вправе»), legal,
   termination and payment triggers marked ``"weak": true`` in the patterns («штраф», «расторжение» alone);
 - a resolved problem: a complaint or deadline in a clause that says it is over, with a verb of
-  lexicons/resolution.txt in the past tense or as a participle («проблема с отчётом решена»).
+  lexicons/resolution.txt in the past tense or as a participle («проблема с отчётом решена»);
+- a decision already taken: an authority objection in a clause where the decider has decided
+  (lexicons/decided.txt: «директор подписал договор», «жена одобрила плитку»; not «директор одобрил, но
+  финдиректор ещё смотрит» nor «всё согласовал, осталось утверждение у генерального»: other clauses);
+- a conceded price: a price objection followed in its sentence by «зато», or by «но»/«однако» and a word of
+  lexicons/conceded.txt («дорого конечно, но вы того стоите», «дороже, но берём»).
 Flags (the span stays, with lower confidence): ``hedged`` (lexicons/hedges.txt in the sentence),
 ``reported`` (someone else's words: lexicons/reporting.txt before it, not «я/мы»), ``question``.
 Doc flags: ``repeat`` («опять», «в который раз»), ``damage`` («убытки», «потеряли клиентов»).
@@ -25,12 +30,14 @@ from nlp.table import table
 DRAFTING_SENSITIVE = frozenset({"legal", "termination", "payment"})
 RESOLVABLE = frozenset({"complaint", "deadline"})
 FIRST_PERSON = frozenset({"я", "мы"})
+CONTRAST = frozenset({"но", "однако"})
 UNFLAGGED_QUESTIONS = frozenset({"cross_sell", "receivable", "commitment"})
 
 
 @Language.component("cp_context", requires=["token.lemma"])
 def context(doc: Doc) -> Doc:
     _drop_neutral(doc)
+    _drop_settled(doc)
     _flag(doc)
     if cues(doc, "repeat"):
         set_doc_flag(doc, "repeat")
@@ -65,6 +72,38 @@ def _drop_neutral(doc: Doc) -> None:
         clauses = clause_ids(doc)
         doomed = [s for s in doc.spans["conflict"] if s.label_ in RESOLVABLE and clauses[s.start] in resolved]
         drop(doc, "conflict", doomed, "resolved")
+
+
+def _drop_settled(doc: Doc) -> None:
+    """Authority the decider has already settled, price the client concedes in the same sentence."""
+    if "objection" not in doc.spans or not len(doc.spans["objection"]):
+        return
+    tab = table(doc)
+    sents = sentence_ids(doc)
+    decided, conceded = words("decided"), words("conceded")
+
+    def negated(i: int) -> bool:
+        return any(norm in ("не", "ни") for norm in tab.norm[max(0, i - 2) : i])
+
+    clauses = clause_ids(doc)
+    decided_clauses = {clauses[i] for i, norm in enumerate(tab.norm) if norm in decided and not negated(i)}
+    doomed = [s for s in doc.spans["objection"] if s.label_ == "authority" and clauses[s.start] in decided_clauses]
+    drop(doc, "objection", doomed, "already decided")
+
+    def concedes(span: Span) -> bool:
+        sid, turn = sents[span.start], False
+        for i in range(span.end, len(tab.norm)):
+            if sents[i] != sid:
+                return False
+            if tab.norm[i] == "зато":
+                return True
+            turn = turn or tab.norm[i] in CONTRAST
+            if turn and tab.lemma[i] in conceded and not negated(i):
+                return True
+        return False
+
+    doomed = [s for s in doc.spans["objection"] if s.label_ == "price" and concedes(s)]
+    drop(doc, "objection", doomed, "conceded")
 
 
 def _resolved_clauses(doc: Doc) -> set[int]:

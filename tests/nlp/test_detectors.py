@@ -133,6 +133,10 @@ PRESENT = [
     ("Хотим подключить второй офис на Таганке.", "cross_sell", "cross_sell"),
     ("Решили доверить вам ещё и ведение соцсетей.", "cross_sell", "cross_sell"),
     ("Выставьте счёт на 8 дополнительных лицензий.", "cross_sell", "cross_sell"),
+    # a decision still pending in another clause; a price not conceded
+    ("Директор одобрил, но финдиректор ещё должен посмотреть бюджет.", "objection", "authority"),
+    ("Всё согласовал на своём уровне, осталось утверждение у генерального.", "objection", "authority"),
+    ("Дорого, но нам надо подумать.", "objection", "price"),
 ]
 
 PRESENT_OUT = [
@@ -200,6 +204,11 @@ ABSENT = [
     ("Мы не перестанем работать с вами из-за одной ошибки.", "conflict", "termination"),
     ("Такое больше не повторится.", "conflict", "termination"),
     ("когда вы убираете переговорку по пятницам?", "cross_sell", "cross_sell"),
+    # settled: the decider has decided, the client concedes the price
+    ("Генеральный директор подписал договор без правок.", "objection", "authority"),
+    ("жена одобрила плитку! заказывайте", "objection", "authority"),
+    ("дорого конечно, но вы того стоите) когда сможете начать?", "objection", "price"),
+    ("Имплант у вас дороже, чем в районной, зато надёжнее.", "objection", "price"),
 ]
 
 
