@@ -136,8 +136,15 @@ def _accepted_lexicon() -> tuple[tuple[str, frozenset[str], frozenset[str]], ...
     return tuple(out)
 
 
+@cache
+def _accepted_subjects() -> frozenset[str]:
+    return frozenset().union(*(subjects for _, subjects, _ in _accepted_lexicon()))
+
+
 def accepted(doc: Doc) -> frozenset[str]:
     """Labels whose subject a sentence of the message calls settled (``lexicons/accepted.txt``)."""
+    if _accepted_subjects().isdisjoint(table(doc).lemma):  # most messages (dictionary lemmas are lowercase)
+        return frozenset()
     lemmas = [lemma.lower() for lemma in table(doc).lemma]
     out = set()
     for start, end in sentence_ranges(doc):
@@ -238,14 +245,13 @@ def _model_findings(
             sentences.append((doc[a:b], *_trimmed(text, start, end)))
     if not sentences:
         sentences = [(doc[:], *_trimmed(text, 0, len(text)))]
-    scores = model.scores([sentence_features(doc, s, direction) for s, _, _ in sentences]) if len(sentences) > 1 else []
+    best = [0] * len(labels)
+    if len(sentences) > 1:
+        best = model.best_lines([sentence_features(doc, s, direction) for s, _, _ in sentences], labels)
     out = []
-    for label in labels:
-        best = sentences[0]
-        if scores:
-            best = max(zip(sentences, scores, strict=True), key=lambda pair: pair[1].get(label, 0.0))[0]
+    for label, index in zip(labels, best, strict=True):
         family, _, name = label.partition(".")
-        _, start, end = best
+        _, start, end = sentences[index]
         out.append(
             Finding(
                 family=name if family == "signal" else family,

@@ -201,5 +201,14 @@ class LabelModel:
             out.append(row)
         return out
 
+    def best_lines(self, lines: list[str], labels: list[str]) -> list[int]:
+        """For each label, the index of the line that scores highest for it (the first on ties; 0 for a label
+        the model lacks)."""
+        columns = dict(self._columns)
+        known = [label for label in labels if label in columns]
+        probs = self.model.predict(lines, [columns[label] for label in known]) if known else None
+        best = {label: int(probs[:, j].argmax()) for j, label in enumerate(known)} if probs is not None else {}
+        return [best.get(label, 0) for label in labels]
+
     def passes(self, label: str, probability: float) -> bool:
         return probability >= self.thresholds.get(label, 1.01)

@@ -84,8 +84,9 @@ class LinearTextModel:
                 with archive.open(info, "w") as handle:
                     np.lib.format.write_array(handle, array, allow_pickle=False)
 
-    def predict(self, lines: Sequence[str]) -> np.ndarray:
-        """Probabilities, one row per line and one column per label (the whole batch in a few numpy calls)."""
+    def predict(self, lines: Sequence[str], labels: Sequence[int] | None = None) -> np.ndarray:
+        """Probabilities, one row per line and one column per label (the whole batch in a few numpy calls); with
+        ``labels`` (column indexes), only those columns."""
         index = self.index
         columns: list[int] = []
         counts: list[int] = []
@@ -100,8 +101,10 @@ class LinearTextModel:
         weights = (1.0 + np.log(np.array(counts, dtype=np.float64))) * self.idf[cols]  # sublinear tf x idf
         ends = np.array(bounds, dtype=np.intp)
         norms = np.sqrt(_segment_sums(weights * weights, ends))
-        sums = _segment_sums(self.coef[cols] * weights[:, None], ends)
-        logits = self.intercept + sums / np.where(norms > 0, norms, 1.0)[:, None]
+        rows = self.coef[cols] if labels is None else self.coef[np.ix_(cols, labels)]
+        intercept = self.intercept if labels is None else self.intercept[labels]
+        sums = _segment_sums(rows * weights[:, None], ends)
+        logits = intercept + sums / np.where(norms > 0, norms, 1.0)[:, None]
         return 1.0 / (1.0 + np.exp(-logits))
 
 

@@ -154,6 +154,7 @@ def test_linear_model_predicts_as_scikit_learn(tmp_path) -> None:
     assert (loaded.predict(unseen)[:, 2] < 1e-6).all()  # no training row has it
     batch = loaded.predict(unseen + lines)
     assert all((batch[i] == loaded.predict([line])[0]).all() for i, line in enumerate(unseen + lines))  # bit for bit
+    assert (loaded.predict(unseen + lines, [1]) == batch[:, [1]]).all()  # one column alone: the same bits
     assert terms("a b c") == ["a", "b", "c", "a b", "b c"]
 
 
