@@ -72,6 +72,10 @@ def render(ctx: dict[str, Any]) -> str:
         f"- File: `nlp/models/{model_path.name}`, "
         f"{model_path.stat().st_size / 1024:.0f} KiB, sha256 `{digest[:16]}…`; thresholds, vetoes and the grid in "
         f"`{model_path.with_suffix('.json').name}`.",
+        f"- Speed: {ctx['lines_per_second']:,.0f} messages per CPU second through `LabelModel.scores` (the test "
+        f"split's feature lines in one batch, one thread: about {1e6 / ctx['lines_per_second']:.0f} µs a message); "
+        "the features come from the analysis pipeline's own doc, and a label the classifier alone finds also scores "
+        "the message's sentences (benchmarks/analyze.py measures the whole analyzer).",
         f"- Trained with scikit-learn {version('scikit-learn')}, spaCy {version('spacy')} (predicted with numpy); "
         f"features + grid + training took {ctx['seconds']:.0f} s. Parameters: "
         + ", ".join(f"{k}={v}" for k, v in params.items())
