@@ -53,7 +53,8 @@ def test_mood_and_labels_training_keep_each_others_part(tmp_path: Path, monkeypa
     text = card.read_text(encoding="utf-8")
     labels = section_of(text)
     assert labels is not None and "old numbers" not in labels
-    for needle in ("# Model card: clientpulse-labels", "| objections (micro) |", "| escalate |", "Known limits"):
+    needles = ("# Model card: clientpulse-labels", "| objections (micro) |", "| escalate |", "Known limits", "Speed: ")
+    for needle in needles:
         assert needle in labels
     assert "clientpulse-labels.npz" in labels and "`corpus_seed.jsonl` (" in labels
     assert text.replace(labels, "") == mood_part
