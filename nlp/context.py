@@ -81,12 +81,9 @@ def _drop_settled(doc: Doc) -> None:
     tab = table(doc)
     sents = sentence_ids(doc)
     decided, conceded = words("decided"), words("conceded")
-
-    def negated(i: int) -> bool:
-        return any(norm in ("не", "ни") for norm in tab.norm[max(0, i - 2) : i])
-
     clauses = clause_ids(doc)
-    decided_clauses = {clauses[i] for i, norm in enumerate(tab.norm) if norm in decided and not negated(i)}
+    norms = tab.norm
+    decided_clauses = {clauses[i] for i, norm in enumerate(norms) if norm in decided and not _negated_at(norms, i)}
     doomed = [s for s in doc.spans["objection"] if s.label_ == "authority" and clauses[s.start] in decided_clauses]
     drop(doc, "objection", doomed, "already decided")
 
@@ -98,7 +95,7 @@ def _drop_settled(doc: Doc) -> None:
             if tab.norm[i] == "зато":
                 return True
             turn = turn or tab.norm[i] in CONTRAST
-            if turn and tab.lemma[i] in conceded and not negated(i):
+            if turn and tab.lemma[i] in conceded and not _negated_at(tab.norm, i):
                 return True
         return False
 
@@ -117,10 +114,15 @@ def _resolved_clauses(doc: Doc) -> set[int]:
         morph = doc[i].morph
         if "Past" not in morph.get("Tense") and "Part" not in morph.get("VerbForm"):
             continue
-        if any(norm in ("не", "ни") for norm in tab.norm[max(0, i - 2) : i]):  # «так и не решили»
+        if _negated_at(tab.norm, i):  # «так и не решили»
             continue
         out.add(clauses[i])
     return out
+
+
+def _negated_at(norms: list[str], i: int) -> bool:
+    """«не»/«ни» within the two words before token ``i``."""
+    return any(norm in ("не", "ни") for norm in norms[max(0, i - 2) : i])
 
 
 def _flag(doc: Doc) -> None:
