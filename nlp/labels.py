@@ -31,7 +31,7 @@ from spacy.tokens import Doc, Span
 from nlp.linear import LinearModelError, LinearTextModel
 from nlp.scope import doc_flags, dropped, flags, signal_spans
 from nlp.table import table
-from nlp.types import CONFLICTS, KPI_SIGNALS, OBJECTIONS
+from nlp.types import CONFLICTS, KPI_SIGNALS, MOODS, OBJECTIONS
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 CONCEPTS_FILE = Path(__file__).resolve().parent / "lexicons" / "concepts.txt"
@@ -42,6 +42,10 @@ LABELS = (
     *(f"signal.{s}" for s in KPI_SIGNALS),
     "escalate",
 )
+# The classifier also scores the mood (one column per class, normalised to sum to 1), blended with dostoevsky's
+# model by ``blend_mood``: the two read different things (fastText: word forms and character n-grams; this:
+# lemmas, concepts, rule findings and cues) and err on different messages.
+MOOD_LABELS = tuple(f"mood.{mood}" for mood in MOODS)
 
 
 class LabelModelError(RuntimeError):
@@ -161,7 +165,11 @@ class LabelModel:
         self.thresholds = thresholds
         self.path = path
         self.meta = meta or {}
-        self._columns = [(label, model.labels.index(label)) for label in LABELS if label in model.labels]
+        self._columns = [
+            (label, model.labels.index(label)) for label in (*LABELS, *MOOD_LABELS) if label in model.labels
+        ]
+        has_mood = all(label in model.labels for label in MOOD_LABELS)
+        self.mood_weight = float(self.meta.get("mood_weight", 0.0)) if has_mood else 0.0
 
     @classmethod
     def load(cls, path: Path | None = None) -> LabelModel:
@@ -188,10 +196,11 @@ class LabelModel:
 
     @property
     def labels(self) -> list[str]:
-        return [label for label, _ in self._columns]
+        return [label for label, _ in self._columns if label in LABELS]
 
     def scores(self, lines: list[str]) -> list[dict[str, float]]:
-        """Probability of every label for each feature line (labels the model lacks get 0)."""
+        """Probability of every label (and of each ``MOOD_LABELS`` column the model has) for each feature line
+        (labels the model lacks get 0)."""
         if not lines:
             return []
         out = []
@@ -212,3 +221,19 @@ class LabelModel:
 
     def passes(self, label: str, probability: float) -> bool:
         return probability >= self.thresholds.get(label, 1.01)
+
+    def mood(self, model_scores: dict[str, float], probs: dict[str, float]) -> dict[str, float]:
+        """The mood scores the analyzer reports: ``blend_mood`` with this model's dev-tuned weight."""
+        return blend_mood(model_scores, probs, self.mood_weight)
+
+
+def blend_mood(model_scores: dict[str, float], probs: dict[str, float], weight: float) -> dict[str, float]:
+    """``(1 - weight)`` × the mood model's scores + ``weight`` × the classifier's mood columns (normalised)."""
+    columns = [probs.get(label, 0.0) for label in MOOD_LABELS]
+    total = sum(columns)
+    if weight <= 0.0 or total <= 0.0:
+        return {mood: float(model_scores.get(mood, 0.0)) for mood in MOODS}
+    return {
+        mood: (1.0 - weight) * float(model_scores.get(mood, 0.0)) + weight * column / total
+        for mood, column in zip(MOODS, columns, strict=True)
+    }

@@ -67,7 +67,8 @@ def render(ctx: dict[str, Any]) -> str:
         "Objection categories, conflict types, KPI signals and message-level `escalate`: a logistic regression per",
         "label over TF-IDF of words and word pairs (`nlp/linear.py`, `nlp/labels.py`) of the pipeline's lemmas,",
         "concept tokens (`nlp/lexicons/concepts.txt`), rule findings and scope cues, combined with the rules as",
-        "`nlp/combine.py` describes.",
+        "`nlp/combine.py` describes. Three more columns score the mood; the analyzer blends them with the mood",
+        f"model's scores at weight {meta.get('mood_weight', 0.0)} (chosen on dev; `nlp/analyzer.py`).",
         "",
         f"- File: `nlp/models/{model_path.name}`, "
         f"{model_path.stat().st_size / 1024:.0f} KiB, sha256 `{digest[:16]}…`; thresholds, vetoes and the grid in "
@@ -92,6 +93,7 @@ def render(ctx: dict[str, Any]) -> str:
     for key, name in FAMILIES:
         lines.append(f"| {name} | " + " | ".join(_prf(reports[s][key]["micro"]) for s in splits) + " |")
     lines.append("| escalate | " + " | ".join(_prf(reports[s]["escalate"]) for s in splits) + " |")
+    lines.append("| mood (macro, blended) | " + " | ".join(_prf(reports[s]["mood"]["macro"]) for s in splits) + " |")
     held_out = {
         "stranger": "written by the team to look unlike the corpus",
         "writers": "written by four other writers (objections; complaints in chats; threats, hostility; KPI signals)",

@@ -16,12 +16,12 @@ import itertools
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nlp.combine import allowed, decide_escalate, has_cue, label_of, model_labels, overruled
-from nlp.labels import DEFAULT_MODEL_PATH, LABELS, LabelModel, features
+from nlp.combine import DISSATISFACTION, allowed, decide_escalate, has_cue, label_of, model_labels, overruled
+from nlp.labels import DEFAULT_MODEL_PATH, LABELS, MOOD_LABELS, LabelModel, blend_mood, features
 from nlp.linear import fit
 from nlp.training.corpus import DATA_DIR, CorpusRow, load_corpus, split
 
@@ -42,6 +42,7 @@ ESCALATE_MIN_RECALL = 0.96  # a margin over the 0.95 target
 ESCALATE_MIN_PRECISION = 0.80
 ESCALATE_GRID = [0.005, 0.01, *(round(0.02 * i, 2) for i in range(1, 50)), 1.01]  # 1.01: no own vote
 ESCALATE_VETOES = [0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1]
+MOOD_WEIGHTS = [round(0.1 * i, 1) for i in range(11)]  # the classifier's share of the reported mood scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,12 @@ class Example:
     rules: frozenset[str]  # labels the rules found (direction rules applied)
     rule_escalate: bool
     direction: str
-    no_cue: frozenset[str] = frozenset()  # labels lacking the lexical support a model-only finding needs
+    no_cue: frozenset[str] = frozenset()  # labels lacking the support a model-only finding needs (with_mood)
+    lexical_no_cue: frozenset[str] = frozenset()  # the same without the mood condition
+    mood: str = "neutral"  # gold
+    mood_scores: dict[str, float] = field(default_factory=dict, compare=False)  # the mood model's own
+    hits: tuple = field(default=(), compare=False)  # the rule hits and document cues, for adjust_mood
+    cues: dict = field(default_factory=dict, compare=False)
 
 
 def gold_labels(row: CorpusRow) -> frozenset[str]:
@@ -59,12 +65,12 @@ def gold_labels(row: CorpusRow) -> frozenset[str]:
     out |= {f"signal.{s}" for s in row.signals}
     if row.escalate:
         out.add("escalate")
-    return frozenset(out)
+    return frozenset(out | {f"mood.{row.mood}"})
 
 
 def build_examples(rows: Sequence[CorpusRow]) -> list[Example]:
     """Run the rule pipeline once per row: the feature line and the rule-only labels and escalate."""
-    from nlp.analyzer import _hits, adjust_mood, should_escalate
+    from nlp.analyzer import _hits, should_escalate
     from nlp.pipeline import get_pipeline
     from nlp.scope import doc_flags
     from nlp.sentiment import MoodModel
@@ -74,19 +80,47 @@ def build_examples(rows: Sequence[CorpusRow]) -> list[Example]:
     out = []
     for row, doc, mood in zip(rows, get_pipeline().pipe(texts, batch_size=256), moods, strict=True):
         hits = _hits(doc, row.direction)
-        reported_mood = adjust_mood(mood, hits, doc_flags(doc))
-        out.append(
-            Example(
-                line=features(doc, row.direction),
-                gold=gold_labels(row),
-                rules=frozenset(label_of(h.finding) for h in hits),
-                rule_escalate=should_escalate(hits, doc_flags(doc), row.direction, mood),
-                direction=row.direction,
-                no_cue=frozenset(label for label in model_labels() if not has_cue(doc, label, reported_mood))
-                | overruled(doc),
-            )
+        lexical = frozenset(label for label in model_labels() if not has_cue(doc, label)) | overruled(doc)
+        example = Example(
+            line=features(doc, row.direction),
+            gold=gold_labels(row),
+            rules=frozenset(label_of(h.finding) for h in hits),
+            rule_escalate=should_escalate(hits, doc_flags(doc), row.direction, mood),
+            direction=row.direction,
+            lexical_no_cue=lexical,
+            mood=row.mood,
+            mood_scores=mood,
+            hits=tuple(hits),
+            cues=doc_flags(doc),
         )
+        out.append(with_mood(example, reported_mood(example, {}, 0.0)))
     return out
+
+
+def reported_mood(example: Example, probs: dict[str, float], weight: float) -> str:
+    """The mood the analyzer reports for an example, with the classifier's mood columns blended in at ``weight``."""
+    from nlp.analyzer import adjust_mood
+
+    return adjust_mood(blend_mood(example.mood_scores, probs, weight), example.hits, example.cues)
+
+
+def with_mood(example: Example, mood: str) -> Example:
+    """The example with the model-only conditions that depend on the reported mood (nlp.combine.has_cue)."""
+    return replace(example, no_cue=example.lexical_no_cue | (DISSATISFACTION if mood == "positive" else frozenset()))
+
+
+def tune_mood(examples: Sequence[Example], probs: Sequence[dict[str, float]]) -> tuple[float, float]:
+    """(weight, dev macro F1) of the blend: among the weights within ``NEAR_TIE`` of the best, the lowest
+    (dostoevsky's model is the mood model; the classifier gets the share that measurably helps)."""
+    from nlp.evaluate import mood_report
+
+    gold = [ex.mood for ex in examples]
+    scored = []
+    for weight in MOOD_WEIGHTS:
+        pred = [reported_mood(ex, p, weight) for ex, p in zip(examples, probs, strict=True)]
+        scored.append((weight, mood_report(gold, pred)["macro"]["f1"]))
+    top = max(f1 for _, f1 in scored)
+    return next((w, f1) for w, f1 in scored if f1 >= top - NEAR_TIE)
 
 
 def _f1(tp: int, fp: int, fn: int) -> float:
@@ -235,8 +269,12 @@ def train(
     for values in itertools.product(*grid.values()):
         params = dict(zip(grid, values, strict=True))
         started = time.perf_counter()
-        model = fit(lines, gold, LABELS, params["C"])
-        tuned = tune(dev_examples, _probs(model, dev_examples))
+        model = fit(lines, gold, (*LABELS, *MOOD_LABELS), params["C"])
+        probs = _probs(model, dev_examples)
+        weight, mood_f1 = tune_mood(dev_examples, probs)
+        moods = [reported_mood(ex, p, weight) for ex, p in zip(dev_examples, probs, strict=True)]
+        tuned = tune([with_mood(ex, m) for ex, m in zip(dev_examples, moods, strict=True)], probs)
+        tuned = {"mood_weight": weight, **tuned, "dev": {**tuned["dev"], "mood_macro_f1": round(mood_f1, 4)}}
         trials.append((params, _selection_score(tuned), time.perf_counter() - started, model, tuned))
         log(f"{params} dev score {trials[-1][1]:.4f} ({trials[-1][2]:.1f} s)")
     best = max(score for _, score, *_ in trials)

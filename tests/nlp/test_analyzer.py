@@ -92,6 +92,16 @@ def test_adjust_mood_rules_without_a_model() -> None:
     assert adjust_mood({"positive": 0.1, "neutral": 0.8, "negative": 0.1}, [], {}) == "neutral"
 
 
+def test_rules_correct_the_mood_only_where_the_model_is_unsure() -> None:
+    from nlp.analyzer import MOOD_SURE
+
+    sure = {"positive": MOOD_SURE, "neutral": 1 - MOOD_SURE, "negative": 0.0}
+    unsure = {"positive": MOOD_SURE - 0.01, "neutral": 1.01 - MOOD_SURE, "negative": 0.0}
+    assert adjust_mood(sure, [], {"shouting": True}) == "positive"  # «СПАСИБО ОГРОМНОЕ!!! ВСЁ ПРИВЕЗЛИ ВОВРЕМЯ»
+    assert adjust_mood(unsure, [], {"shouting": True}) == "negative"
+    assert adjust_mood(sure, [], {"sarcasm": True}) == "negative"  # sarcasm is what fools a sure model
+
+
 def test_output_contract(analyzer: Analyzer) -> None:
     text = "Это дорого. Если до пятницы не исправите, расторгнем договор."
     result = one(analyzer, text)

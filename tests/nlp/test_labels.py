@@ -7,7 +7,16 @@ import pytest
 
 from nlp.analyzer import AnalyzeInput, Analyzer, find_signals
 from nlp.combine import combine, decide_escalate, has_cue
-from nlp.labels import DEFAULT_MODEL_PATH, LABELS, LabelModel, LabelModelError, concepts_of, features
+from nlp.labels import (
+    DEFAULT_MODEL_PATH,
+    LABELS,
+    MOOD_LABELS,
+    LabelModel,
+    LabelModelError,
+    blend_mood,
+    concepts_of,
+    features,
+)
 from nlp.linear import LinearTextModel, fit, terms
 from nlp.pipeline import get_pipeline
 from nlp.sentiment import MoodModel
@@ -36,6 +45,21 @@ def test_shipped_model_loads(model: LabelModel) -> None:
     assert model.meta["params"]["C"] in train_labels.GRID["C"]
     probs = model.scores(["расторгнуть договор"])[0]
     assert set(probs) >= set(LABELS) and all(0.0 <= p <= 1.0 for p in probs.values())
+
+
+def test_mood_blends_the_mood_model_with_the_classifier(model: LabelModel, analyzer: Analyzer) -> None:
+    assert set(MOOD_LABELS) <= set(model.model.labels) and 0.0 < model.mood_weight < 1.0
+    own = {"positive": 0.6, "neutral": 0.3, "negative": 0.1}
+    columns = {"mood.positive": 0.1, "mood.neutral": 0.2, "mood.negative": 0.7}
+    assert blend_mood(own, columns, 0.0) == own
+    assert blend_mood(own, columns, 0.5) == pytest.approx({"positive": 0.35, "neutral": 0.25, "negative": 0.4})
+    assert blend_mood(own, {}, 0.5) == own  # a model without mood columns leaves the mood model alone
+    text = "Спасибо огромное, всё привезли вовремя, ребята молодцы!"
+    result = one(analyzer, text)
+    alone = MoodModel.load().predict([text])[0]
+    probs = model.scores([features(get_pipeline()(text))])[0]
+    assert result.mood == "positive"
+    assert result.mood_scores == pytest.approx(blend_mood(alone, probs, model.mood_weight))
 
 
 def test_acceptance_example(analyzer: Analyzer) -> None:
@@ -133,6 +157,8 @@ def test_training_smoke(tmp_path) -> None:
     assert meta["thresholds"] == again["thresholds"]  # deterministic solver: reproducible
     assert out.read_bytes() == (tmp_path / "again.npz").read_bytes()  # to the byte
     assert LabelModel.load(out).scores([dev[0].line])[0]["escalate"] > 0.0
+    assert meta["mood_weight"] in train_labels.MOOD_WEIGHTS and "mood_macro_f1" in meta["dev"]
+    assert LabelModel.load(out).mood_weight == meta["mood_weight"]
 
 
 def test_linear_model_predicts_as_scikit_learn(tmp_path) -> None:
