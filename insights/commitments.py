@@ -15,9 +15,13 @@ def ledger(items: list[Item], *, as_of: datetime, tz: tzinfo, rules: dict) -> li
 
     status: kept (a later message of the promiser's side on the same topic shows it done in time), kept_late (done,
     but after the date), overdue (the date passed, no sign it was done), pending (the date is ahead), no_date.
+    A meeting or call with a date («встретимся 25 ноября», ``meeting_cues``) is an appointment of both sides, not
+    a deliverable: meeting_confirmed (the other side confirmed it: «встречу 25-го подтверждаем») or meeting.
     """
     cues = [c.lower() for c in rules["commitments"]["kept_cues"]]
     confirm = [c.lower() for c in rules["commitments"]["confirm_cues"]]
+    meeting = _cue_pattern(tuple(c.lower() for c in rules["commitments"]["meeting_cues"]))
+    agreed = _cue_pattern(tuple(c.lower() for c in rules["commitments"]["meeting_confirm_cues"]))
     grace = timedelta(days=rules["commitments"]["grace_days"])
     today = as_of.astimezone(tz).date()
     rows = []
@@ -30,8 +34,12 @@ def ledger(items: list[Item], *, as_of: datetime, tz: tzinfo, rules: dict) -> li
             side = item.direction
             if item.direction == "out" and "оплат" in span.lower():
                 side = "in"  # «срок оплаты — 30 ноября» in our invoice: the client's obligation
-            status, proof = _status(items[index + 1 :], side=side, due=due, today=today, tz=tz, cues=cues, grace=grace,
-                                    confirm=confirm, topic=_stems(sentence))  # fmt: skip
+            if due and meeting.search(sentence):
+                status, proof = _meeting_status(items[index + 1 :], side=side, due=due, tz=tz, agreed=agreed,
+                                                meeting=meeting)
+            else:
+                status, proof = _status(items[index + 1 :], side=side, due=due, today=today, tz=tz, cues=cues,
+                                        grace=grace, confirm=confirm, topic=_stems(sentence))  # fmt: skip
             rows.append({
                 "who": "мы" if side == "out" else "клиент",
                 "author": item.author if side == item.direction else "",
@@ -73,6 +81,18 @@ def _status(later: list[Item], *, side: str, due: date | None, today: date, tz: 
     return ("pending", "") if due >= today else ("overdue", "")
 
 
+def _meeting_status(later: list[Item], *, side: str, due: date, tz: tzinfo, agreed: re.Pattern,
+                    meeting: re.Pattern) -> tuple[str, str]:  # fmt: skip
+    """meeting_confirmed when a message of the other side up to the meeting day agrees to a meeting, else meeting."""
+    for item in later:
+        if item.sent_at.astimezone(tz).date() > due:
+            break
+        m = agreed.search(item.body) if item.direction != side and meeting.search(item.body) else None
+        if m:
+            return "meeting_confirmed", f"{item.sent_at.astimezone(tz):%d.%m}: «{quote_of(item, m.group(0), 100)}»"
+    return "meeting", ""
+
+
 LATE_WINDOW = timedelta(days=14)
 # stems that say when or how politely, not what: they must not make two messages "about the same thing"
 _STOP = {"понед", "вторн", "среду", "среды", "четве", "пятни", "суббо", "воскр", "январ", "февра", "марта", "апрел",
@@ -97,4 +117,6 @@ STATUS_RU = {
     "overdue": "срок прошёл, исполнения не видно",
     "pending": "срок не наступил",
     "no_date": "без срока",
+    "meeting": "встреча или созвон, подтверждения в переписке не видно",
+    "meeting_confirmed": "встреча или созвон, подтверждено",
 }

@@ -74,6 +74,24 @@ def test_brief_json_has_the_contract_keys_and_the_story(story):
     json.dumps(brief, ensure_ascii=False)  # JSON-ready
 
 
+def test_a_meeting_is_an_appointment_not_an_overdue_promise(database_url):
+    store = Store(database_url)
+    store.say("lotos", 24 * 6, "Предлагаю встретиться в среду, 25 ноября, у вас в офисе.", direction="out",
+              findings=(("commitment", "commitment", "встретиться в среду, 25 ноября"),))  # fmt: skip
+    store.say("lotos", 24 * 5, "Встречу 25-го подтверждаем, ждём в 14:00.")
+    store.say("lotos", 24 * 4, "Созвонимся в понедельник, 23 ноября?", direction="out",
+              findings=(("commitment", "commitment", "Созвонимся в понедельник, 23 ноября"),))  # fmt: skip
+    store.say("lotos", 24 * 2, "Договорились, созвон в силе.")  # after the call's day: says nothing about it
+    with session(store.engine) as s:
+        brief = build_brief(s, client_id="lotos", as_of=NOW, tz=MSK)
+    ledger = {c["promise"]: (c["status"], c["evidence"]) for c in brief["commitments"]}
+    status, evidence = ledger["Предлагаю встретиться в среду, 25 ноября, у вас в офисе."]
+    assert status == "meeting_confirmed" and "Встречу 25-го подтверждаем" in evidence
+    assert ledger["Созвонимся в понедельник, 23 ноября?"] == ("meeting", "")
+    assert not any("Срок нашего обещания прошёл" in p for p in brief["talking_points"])
+    assert "встреча или созвон, подтверждено" in to_markdown(brief)
+
+
 def test_markdown_and_html_escape_message_text_and_carry_the_chart(story):
     brief = _brief(story)
     md, html = to_markdown(brief), to_html(brief)

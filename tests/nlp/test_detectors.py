@@ -135,6 +135,8 @@ PRESENT = [
     ("Выставьте счёт на 8 дополнительных лицензий.", "cross_sell", "cross_sell"),
     # a decision still pending in another clause; a price not conceded
     ("Директор одобрил, но финдиректор ещё должен посмотреть бюджет.", "objection", "authority"),
+    ("подписать без нашего юриста не могу, он вернётся в понедельник", "objection", "authority"),
+    ("Без согласования с директором мы не можем двигаться дальше.", "objection", "authority"),
     ("Всё согласовал на своём уровне, осталось утверждение у генерального.", "objection", "authority"),
     ("Дорого, но нам надо подумать.", "objection", "price"),
     # malfunctions and wrong goods in the trade's own words
@@ -211,6 +213,8 @@ ABSENT = [
     ("когда вы убираете переговорку по пятницам?", "cross_sell", "cross_sell"),
     # settled: the decider has decided, the client concedes the price
     ("Генеральный директор подписал договор без правок.", "objection", "authority"),
+    ("Это последняя возможность решить вопрос без участия юристов.", "objection", "authority"),
+    ("Согласуем без юристов, правки мелкие.", "objection", "authority"),
     ("жена одобрила плитку! заказывайте", "objection", "authority"),
     ("дорого конечно, но вы того стоите) когда сможете начать?", "objection", "price"),
     ("Имплант у вас дороже, чем в районной, зато надёжнее.", "objection", "price"),
