@@ -35,8 +35,9 @@ def ledger(items: list[Item], *, as_of: datetime, tz: tzinfo, rules: dict) -> li
             if item.direction == "out" and "оплат" in span.lower():
                 side = "in"  # «срок оплаты — 30 ноября» in our invoice: the client's obligation
             if due and meeting.search(sentence):
-                status, proof = _meeting_status(items[index + 1 :], side=side, due=due, tz=tz, agreed=agreed,
-                                                meeting=meeting)
+                status, proof = _meeting_status(
+                    items[index + 1 :], side=side, due=due, tz=tz, agreed=agreed, meeting=meeting
+                )
             else:
                 status, proof = _status(items[index + 1 :], side=side, due=due, today=today, tz=tz, cues=cues,
                                         grace=grace, confirm=confirm, topic=_stems(sentence))  # fmt: skip
