@@ -137,11 +137,10 @@ class Analyzer:
         model_scores = {mood: float(raw.get(mood, 0.0)) for mood in MOODS}
         findings = tuple(hit.finding for hit in hits)
         escalate = should_escalate(hits, cues, direction, model_scores)
-        mood_scores = model_scores
-        if probs is not None and isinstance(self.label_model, LabelModel):
-            mood_scores = self.label_model.mood(model_scores, probs)
+        learned = probs is not None and isinstance(self.label_model, LabelModel)
+        mood_scores = self.label_model.mood(model_scores, probs) if learned else model_scores
         mood = adjust_mood(mood_scores, hits, cues)
-        if probs is not None and isinstance(self.label_model, LabelModel):
+        if learned:
             findings, escalate = combine(doc, direction, findings, escalate, self.label_model, probs, mood)
         return MessageAnalysis(
             mood=mood,
