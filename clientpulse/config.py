@@ -136,6 +136,8 @@ class Web(_Strict):
     trusted_proxies: list[str] = ["127.0.0.1", "::1"]  # only these peers may set the header / X-Forwarded-Proto
     secret_file: Path = Path("data/web-secret")  # session key when $CLIENTPULSE_WEB_SECRET is unset
     session_hours: float = Field(12, gt=0)
+    login_max_failures: int = Field(5, ge=1)  # failed logins of one login from one address before a lock
+    login_lockout_minutes: float = Field(15, gt=0)  # the window the failures are counted over, and the lock
 
 
 SEVERITY = Literal["low", "medium", "high", "critical"]

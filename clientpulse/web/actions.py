@@ -6,6 +6,8 @@ FindingReview rows for findings and moods (the feedback `clientpulse train` read
 
 from __future__ import annotations
 
+import logging
+import math
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
@@ -14,11 +16,13 @@ from fastapi.responses import RedirectResponse, Response
 from clientpulse.web.app import db, flash, render
 from clientpulse.web.auth import check_csrf, current_user, log_in, log_out
 from clientpulse.web.queries import NotFound
+from clientpulse.web.throttle import LoginThrottle, minutes_text
 from storage.feedback import mark_wrong
 from storage.flags import InvalidTransition, review_flag
 from storage.models import Message, Signal
 
 router = APIRouter()
+log = logging.getLogger("clientpulse.web")
 NOTE_LIMIT = 2000
 REVIEW_ACTIONS = {"ack": "Флаг взят в работу", "resolve": "Флаг решён", "dismiss": "Флаг закрыт как ложная тревога"}
 MOODS = ("positive", "neutral", "negative")
@@ -42,11 +46,22 @@ def _back(path: str) -> Response:
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = await _checked_form(request)
-    login_name, password = str(form.get("login", "")), str(form.get("password", ""))
+    login_name, password = str(form.get("login", ""))[:200], str(form.get("password", ""))
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "?"  # the client's own, behind a trusted proxy too
+    if wait := throttle.wait_seconds(address, login_name):
+        log.warning("web login locked: %r from %s (%.0f s left)", login_name, address, wait)
+        error = f"Слишком много неудачных попыток входа. Попробуйте снова {minutes_text(wait)}."
+        page = render(request, "login.html", status=429, error=error, login=login_name)
+        page.headers["Retry-After"] = str(math.ceil(wait))
+        return page
     with db(request) as s:
         user = log_in(request, s, request.app.state.settings, login_name, password)
     if user is None:
+        throttle.failed(address, login_name)
+        log.warning("web login failed: %r from %s", login_name, address)
         return render(request, "login.html", status=401, error="Неверный логин или пароль.", login=login_name)
+    throttle.succeeded(address, login_name)
     return _back("/flags")
 
 

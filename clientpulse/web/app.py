@@ -21,6 +21,7 @@ from clientpulse.config import Settings
 from clientpulse.web import text
 from clientpulse.web.auth import COOKIE, CsrfRejected, NotLoggedIn, Sessions, is_https, load_secret
 from clientpulse.web.queries import NotFound
+from clientpulse.web.throttle import LoginThrottle
 from storage.db import open_database
 from storage.db import session as open_session
 from storage.flags import FlagNotFound
@@ -80,6 +81,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.sessions = Sessions(settings, secret)
     app.state.secret_source = secret_source
     app.state.templates = templates_env(settings)
+    app.state.login_throttle = LoginThrottle(settings.web.login_max_failures, settings.web.login_lockout_minutes)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(actions.router)

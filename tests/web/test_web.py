@@ -90,6 +90,25 @@ def test_wrong_password_is_refused(page, lead_user):
     assert page.url.endswith("/login")
 
 
+def _form_login(client: httpx.Client, login: str, password: str) -> httpx.Response:
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    return client.post("/login", data={"csrf": csrf, "login": login, "password": password})
+
+
+def test_password_guessing_is_locked_out(server, lead_user):
+    with httpx.Client(base_url=server) as guesser:
+        for attempt in range(5):
+            refused = _form_login(guesser, "mallory", f"guess-{attempt}")
+            assert refused.status_code == 401 and "Неверный логин или пароль." in refused.text
+        locked = _form_login(guesser, "mallory", "guess-5")
+        assert locked.status_code == 429
+        assert "Слишком много неудачных попыток входа. Попробуйте снова через 15 минут." in locked.text
+        assert 850 < int(locked.headers["retry-after"]) <= 900
+        assert _form_login(guesser, "Mallory", "anything").status_code == 429  # the same login, other case
+    with httpx.Client(base_url=server) as lead:  # the same address, another login: not locked
+        assert _form_login(lead, LEAD, LEAD_PASSWORD).status_code == 303
+
+
 def test_config_user_logs_in(page):
     log_in(page, CONFIG_USER, CONFIG_PASSWORD)
     assert page.url.endswith("/flags")
