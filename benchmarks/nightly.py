@@ -75,14 +75,13 @@ def measure(root: Path) -> None:
     from flows.concurrency import dispose_engines, engine_for
     from flows.report import RunReport, finish_run, start_run
     from insights.rollups import refresh_rollups
-    from insights.timeline import BusinessHours, load_rules
+    from insights.timeline import load_rules
 
     run_db = root / "run.db"
     for suffix in ("", "-wal", "-shm", ".nightly.lock"):
         Path(f"{run_db}{suffix}").unlink(missing_ok=True)
     shutil.copyfile(root / "stored.db", run_db)
     settings = load_settings(root / "clientpulse.yaml")
-    hours = settings.escalation.business_hours
     rows: list[tuple[str, float, float, str]] = []
 
     def timed(step: str, call, note=lambda result: ""):
@@ -109,7 +108,7 @@ def measure(root: Path) -> None:
         )
         timed("rollups", lambda: refresh_rollups(
             engine, analyzer_version=steps.analyzer_version(settings.mood_model), tz=settings.tz,
-            hours=BusinessHours(hours.start, hours.end, tuple(hours.days)), rules=load_rules(settings.escalation.rules),
+            hours=settings.escalation.business_hours.timeline(), rules=load_rules(settings.escalation.rules),
         ), lambda n: f"{n:,} client-days rewritten")  # fmt: skip
         report.changes = timed("escalate", lambda: steps.escalate_flags(engine, settings, moment),
                                lambda changes: f"{len(changes)} flag changes")  # fmt: skip

@@ -104,14 +104,30 @@ class BusinessHours(_Strict):
     start: int = Field(9, ge=0, le=23)
     end: int = Field(18, ge=1, le=24)
     days: list[int] = [1, 2, 3, 4, 5]  # ISO weekdays, 1 = Monday
+    calendar: str = "ru"  # public holidays (insights/holidays.yaml): "ru" (Labour Code art. 112) or "none"
+    days_off: list[date] = []  # the year's transferred days off (government decree), company days off
+    working_days: list[date] = []  # working days on a weekend (a transferred working Saturday)
 
     @model_validator(mode="after")
     def _sane(self) -> BusinessHours:
+        from insights.workdays import calendar_names
+
         if self.start >= self.end:
             raise ValueError("business_hours: start must be before end")
         if not self.days or any(d < 1 or d > 7 for d in self.days):
             raise ValueError("business_hours: days are ISO weekdays 1..7 (1 = Monday)")
+        if self.calendar not in calendar_names():
+            raise ValueError(f"business_hours: calendar is one of {', '.join(calendar_names())}")
         return self
+
+    def timeline(self):
+        """The insights' BusinessHours (what the rules, rollups and briefs count working time with)."""
+        from insights.timeline import BusinessHours as Hours
+
+        return Hours(
+            self.start, self.end, tuple(self.days), self.calendar, tuple(sorted(self.days_off)),
+            tuple(sorted(self.working_days)),
+        )  # fmt: skip
 
 
 class Escalation(_Strict):

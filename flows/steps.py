@@ -320,9 +320,7 @@ def analyze_new(engine: Engine, settings: Settings, *, progress: Callable[[int],
 def escalate_flags(engine: Engine, settings: Settings, as_of: datetime) -> list:
     """The nightly escalation step: rollups, rules and flags at ``as_of`` with the config's thresholds."""
     from insights.escalate import escalate
-    from insights.timeline import BusinessHours
 
-    hours = settings.escalation.business_hours
     return escalate(
         engine,
         as_of=as_of,
@@ -330,7 +328,7 @@ def escalate_flags(engine: Engine, settings: Settings, as_of: datetime) -> list:
         lookback_days=settings.escalation.lookback_days,
         analyzer_version=analyzer_version(settings.mood_model),
         tz=settings.tz,
-        hours=BusinessHours(hours.start, hours.end, tuple(hours.days)),
+        hours=settings.escalation.business_hours.timeline(),
         rule_overrides=settings.escalation.rules,
         contract_ends={c.id: c.contract_end for c in settings.clients},
     )

@@ -126,6 +126,7 @@ def _key(analyzer_version: str, tz: tzinfo, hours: BusinessHours, rules: dict) -
             rules["min_confidence"],
         ],
         sort_keys=True,
+        default=str,  # the calendar's dates
     )
     return f"{analyzer_version}:{hashlib.sha256(shape.encode()).hexdigest()[:8]}"
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
 
 import yaml
+
+from insights.workdays import holidays
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -73,9 +75,23 @@ class FlagFinding:
 
 @dataclass(frozen=True)
 class BusinessHours:
+    """The team's working time: hours of the day, ISO weekdays, the public holidays of ``calendar``
+    (``insights/holidays.yaml``; "none" for none) and the config's extra ``days_off`` / ``working_days``."""
+
     start: int = 9
     end: int = 18
     days: tuple[int, ...] = (1, 2, 3, 4, 5)  # ISO weekdays
+    calendar: str = "ru"
+    days_off: tuple[date, ...] = ()
+    working_days: tuple[date, ...] = ()
+
+    def is_working(self, day: date) -> bool:
+        if day in self.working_days:
+            return True
+        return day.isoweekday() in self.days and day not in self.days_off and day not in self._holidays(day.year)
+
+    def _holidays(self, year: int) -> frozenset[date]:
+        return holidays(self.calendar, year, self.days)
 
     def hours_between(self, begin: datetime, end: datetime, tz: tzinfo) -> float:
         """Working hours between two moments (local time of ``tz``)."""
@@ -87,7 +103,7 @@ class BusinessHours:
         for _ in range(800):  # at most ~2 years of days; older waits are capped
             if day > end.date():
                 break
-            if day.isoweekday() in self.days:
+            if self.is_working(day):
                 opens = datetime(day.year, day.month, day.day, self.start, tzinfo=tz)
                 closes = datetime(day.year, day.month, day.day, 0, tzinfo=tz) + timedelta(hours=self.end)
                 lo, hi = max(opens, begin), min(closes, end)

@@ -33,10 +33,9 @@ def render_brief(settings: Settings, client: str | None, *, as_of: datetime, fmt
     """(client id, the brief as text). ``client`` None: the client whose open flags weigh most."""
     from insights.brief import build_brief, most_tense
     from insights.render import to_html, to_markdown
-    from insights.timeline import BusinessHours, load_rules
+    from insights.timeline import load_rules
     from storage.db import session
 
-    hours = settings.escalation.business_hours
     with session(engine_of(settings)) as s:
         client = client or most_tense(s, load_rules(settings.escalation.rules))
         if client is None:
@@ -47,7 +46,7 @@ def render_brief(settings: Settings, client: str | None, *, as_of: datetime, fmt
             as_of=as_of,
             tz=settings.tz,
             sla_hours=settings.escalation.reply_sla_hours,
-            hours=BusinessHours(hours.start, hours.end, tuple(hours.days)),
+            hours=settings.escalation.business_hours.timeline(),
             rule_overrides=settings.escalation.rules,
             contract_end=next((c.contract_end for c in settings.clients if c.id == client), None),
         )

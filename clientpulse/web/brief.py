@@ -15,9 +15,7 @@ from clientpulse.web.queries import NotFound
 
 def build(session, settings: Settings, client_id: str, *, as_of: datetime | None = None) -> dict:
     from insights.brief import ClientNotFound, build_brief
-    from insights.timeline import BusinessHours
 
-    hours = settings.escalation.business_hours
     try:
         return build_brief(
             session,
@@ -25,7 +23,7 @@ def build(session, settings: Settings, client_id: str, *, as_of: datetime | None
             as_of=as_of or datetime.now(UTC),
             tz=settings.tz,
             sla_hours=settings.escalation.reply_sla_hours,
-            hours=BusinessHours(hours.start, hours.end, tuple(hours.days)),
+            hours=settings.escalation.business_hours.timeline(),
             rule_overrides=settings.escalation.rules,
             contract_end=next((c.contract_end for c in settings.clients if c.id == client_id), None),
         )
