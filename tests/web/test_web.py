@@ -95,7 +95,7 @@ def _form_login(client: httpx.Client, login: str, password: str) -> httpx.Respon
     return client.post("/login", data={"csrf": csrf, "login": login, "password": password})
 
 
-def test_password_guessing_is_locked_out(server, lead_user):
+def test_password_guessing_is_locked_out(server, lead_user, page):
     with httpx.Client(base_url=server) as guesser:
         for attempt in range(5):
             refused = _form_login(guesser, "mallory", f"guess-{attempt}")
@@ -105,6 +105,9 @@ def test_password_guessing_is_locked_out(server, lead_user):
         assert "Слишком много неудачных попыток входа. Попробуйте снова через 15 минут." in locked.text
         assert 850 < int(locked.headers["retry-after"]) <= 900
         assert _form_login(guesser, "Mallory", "anything").status_code == 429  # the same login, other case
+    log_in(page, "mallory", "guess-6")  # what the browser shows
+    assert page.get_by_role("alert").inner_text().startswith("Слишком много неудачных попыток входа.")
+    shot(page, "login-locked")
     with httpx.Client(base_url=server) as lead:  # the same address, another login: not locked
         assert _form_login(lead, LEAD, LEAD_PASSWORD).status_code == 303
 
