@@ -145,19 +145,21 @@ def _ours_chunk(texts: list[str]) -> int:
     return len(Analyzer(MoodModel.load()).analyze([AnalyzeInput(t) for t in texts]))
 
 
-def ours_parallel(texts: list[str], workers: int) -> float:
+def ours_parallel(texts: list[str], workers: int, *, warm: bool = False) -> float:
+    """``workers`` processes, each analysing its share; ``warm``: each first fills its word caches as
+    ``ours_warm`` does (a nightly run's workers start from the stored word cache)."""
     chunks = [texts[i::workers] for i in range(workers)]
     ctx = mp.get_context("spawn")
     ready = ctx.Barrier(workers)  # no worker takes a task before every worker has loaded the analyzer
-    with ctx.Pool(workers, initializer=_warm, initargs=(ready,)) as pool:
+    with ctx.Pool(workers, initializer=_warm, initargs=(ready, len(texts) if warm else 0)) as pool:
         pool.map(_warm_check, range(workers))
         start = time.perf_counter()
         pool.map(_ours_chunk, chunks, chunksize=1)
         return time.perf_counter() - start
 
 
-def _warm(ready) -> None:
-    _ours_chunk(["Добрый день"])
+def _warm(ready, warm_messages: int) -> None:
+    _ours_chunk(corpus(warm_messages, seed=WARM_SEED) if warm_messages else ["Добрый день"])
     ready.wait()
 
 
@@ -203,6 +205,8 @@ def main() -> None:
     print(f"clientpulse 2 proc: {two:8.0f} msg/s   {two / one:4.2f}x one process")
     warm = len(texts) / warm_s
     print(f"clientpulse 1 proc, warm word caches: {warm:8.0f} msg/s   ratio to baseline {warm / base:5.1f}x")
+    warm_two = len(texts) / ours_parallel(texts, 2, warm=True)
+    print(f"clientpulse 2 proc, warm word caches: {warm_two:8.0f} msg/s   {warm_two / warm:4.2f}x one warm process")
     floor = len(texts) / measure("tokenizer", texts)[0]
     print(f"floor: spaCy's tokenizer alone: {floor:8.0f} msg/s   ratio to baseline {floor / base:5.1f}x")
     required = len(texts) / measure("required", texts)[0]
