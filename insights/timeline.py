@@ -88,10 +88,11 @@ class BusinessHours:
     def is_working(self, day: date) -> bool:
         if day in self.working_days:
             return True
-        return day.isoweekday() in self.days and day not in self.days_off and day not in self._holidays(day.year)
-
-    def _holidays(self, year: int) -> frozenset[date]:
-        return holidays(self.calendar, year, self.days)
+        return (
+            day.isoweekday() in self.days
+            and day not in self.days_off
+            and day not in holidays(self.calendar, day.year, self.days)
+        )
 
     def hours_between(self, begin: datetime, end: datetime, tz: tzinfo) -> float:
         """Working hours between two moments (local time of ``tz``)."""
