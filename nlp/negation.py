@@ -6,7 +6,8 @@ After the trigger: «нет» («претензий нет»), or «не» + a v
 «претензий не имеем»). Declined in the next clause: «но»/«однако» opening it, then within ``DECLINE_WINDOW`` words
 «не» + such a verb («можно было бы и в суд подать, но мы не хотим»). A pattern that spells its own negation («не
 устраивает», «продлевать не будем») is never negated again: in Russian a second negative word is concord («ничего
-не работает»). Receivables stay: «счёт не оплачен» is still about a receivable.
+не работает»). Receivables stay: «счёт не оплачен» is still about a receivable. A `renewal_for` sharing its clause
+with a `renewal_against` is the latter's own verb («продлить подписку мы не сможем», «not to renew»): it goes.
 """
 
 from __future__ import annotations
@@ -46,7 +47,18 @@ def negation(doc: Doc) -> Doc:
                 if any(span.label_ == n.label_ and n.start <= span.start and span.end <= n.end for n in negated)
             ]
             drop(doc, family, doomed, "negated")
+    if "renewal" in doc.spans:
+        _drop_contradicted_renewal(doc)
     return doc
+
+
+def _drop_contradicted_renewal(doc: Doc) -> None:
+    spans = list(doc.spans["renewal"])
+    clauses = clause_ids(doc)
+    against = {clauses[s.start] for s in spans if s.label_ == "renewal_against"}
+    doomed = [s for s in spans if s.label_ == "renewal_for" and clauses[s.start] in against]
+    if doomed:
+        drop(doc, "renewal", doomed, "negated")
 
 
 def is_negated(span: Span) -> bool:

@@ -145,6 +145,31 @@ PRESENT = [
     ("вместо 20 коробок бананов привезли мандарины", "conflict", "complaint"),
     ("Третий раз привозят не тот размер.", "conflict", "complaint"),
     ("Как вы только смеете требовать оплату за сорванный запуск?", "conflict", "hostility"),
+    # round 7: non-renewal in the first person singular, «не сможем», «не готовы», a contract not signed again
+    ("Подписку на сервис продлевать я не буду.", "conflict", "termination"),
+    ("Подписку на сервис продлевать я не буду.", "renewal", "renewal_against"),
+    ("Продлевать договор, честно говоря, не стану.", "conflict", "termination"),
+    ("Продлить обслуживание на новых условиях мы не сможем.", "renewal", "renewal_against"),
+    ("Контракт на новый сезон перезаключать не будем.", "conflict", "termination"),
+    ("we won't renew the licence next year", "conflict", "termination"),
+    # another vendor, a tender someone else won, disconnecting us
+    ("Со следующего месяца работаем с другим подрядчиком.", "conflict", "termination"),
+    ("Дальнейшую поддержку поручим другой студии.", "conflict", "termination"),
+    ("Поищем агентство посерьёзнее.", "conflict", "termination"),
+    ("В конкурсе на обслуживание парка победила компания «Автолидер».", "conflict", "termination"),
+    ("В конкурсе на обслуживание парка победила компания «Автолидер».", "renewal", "renewal_against"),
+    ("Отключайте нас со следующей недели.", "conflict", "termination"),
+    ("Доступ к CRM отзываем.", "conflict", "termination"),
+    # escalation requests without «ваш»
+    ("Соедините меня с руководителем отдела.", "conflict", "escalation_request"),
+    ("Нам нужен директор, а не очередной аккаунт.", "conflict", "escalation_request"),
+    ("Пусть на созвон подключится кто-нибудь из руководства.", "conflict", "escalation_request"),
+    ("Хочу поговорить с теми, кто у вас отвечает за проект.", "conflict", "escalation_request"),
+    ("please loop in your manager", "conflict", "escalation_request"),
+    # legal: to the lawyers, recovery, English notices
+    ("Ещё одна ошибка в отчёте — и всё пойдёт нашему юристу.", "conflict", "legal"),
+    ("Не вернёте предоплату — взыщем через суд.", "conflict", "legal"),
+    ("This is a formal notice of breach.", "conflict", "legal"),
 ]
 
 PRESENT_OUT = [
@@ -232,6 +257,22 @@ ABSENT = [
     ("Поясните русским языком, что входит в тариф «Бизнес»?", "conflict", "hostility"),
     ("Не смею вас больше задерживать, спасибо за консультацию.", "conflict", "hostility"),
     ("Дочь учится читать, умеет пока только по слогам.", "conflict", "hostility"),
+    # round 7 near-misses: renewal goes on, our own company wins, routing to a function, lawyers as a routine
+    ("Договор продлевать будем, не буду тянуть с ответом.", "conflict", "termination"),
+    ("Продлить договор мы готовы, пришлите допсоглашение.", "conflict", "termination"),
+    ("Продлить договор мы готовы, пришлите допсоглашение.", "renewal", "renewal_against"),
+    ("Мы работаем с другой командой вашего агентства, всё отлично.", "conflict", "termination"),
+    ("По итогам тендера победило ваше агентство, поздравляем!", "conflict", "termination"),
+    ("Отключите нас от рассылки, пожалуйста.", "conflict", "termination"),
+    ("Доступ к отчёту отзовём после окончания проекта.", "conflict", "termination"),
+    ("Переключите меня на бухгалтерию.", "conflict", "escalation_request"),
+    ("Хочу поговорить с тем, кто отвечает за рассылку.", "conflict", "escalation_request"),
+    ("Договор направим юристу на согласование.", "conflict", "legal"),
+    ("Взыскать дебиторку с наших клиентов поможете?", "conflict", "legal"),
+    ("our legal team reviewed the DPA, подписываем", "conflict", "legal"),
+    # a renewal_for sharing its clause with a renewal_against is the latter's own verb
+    ("We decided not to renew the contract.", "renewal", "renewal_for"),
+    ("Продлить подписку на прежних условиях мы не сможем.", "renewal", "renewal_for"),
 ]
 
 
