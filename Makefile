@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint model labels evaluate bench bench-imap bench-nightly lock clean
+.PHONY: demo test test-all lint model labels spread evaluate bench bench-imap bench-nightly lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ model: $(STAMP)
 
 labels: $(STAMP)
 	$(BIN)/python -m nlp.training.train_labels
+
+# Ten retrains of the label classifier, each without 1 % of the training rows: the spread of one retrain.
+spread: $(STAMP)
+	$(BIN)/python -m nlp.training.spread
 
 evaluate: $(STAMP)
 	$(BIN)/clientpulse evaluate

@@ -170,6 +170,11 @@ PRESENT = [
     ("Ещё одна ошибка в отчёте — и всё пойдёт нашему юристу.", "conflict", "legal"),
     ("Не вернёте предоплату — взыщем через суд.", "conflict", "legal"),
     ("This is a formal notice of breach.", "conflict", "legal"),
+    # cross-sell: «есть ли у вас …», a branch opening, the work spreading, another order
+    ("Есть ли у вас услуга по подбору персонала?", "cross_sell", "cross_sell"),
+    ("Летом открываем представительство в Казани.", "cross_sell", "cross_sell"),
+    ("Хотим раскатить CRM на остальные филиалы.", "cross_sell", "cross_sell"),
+    ("Хотели бы… точнее, хотим заказать у вас ещё и буклеты.", "cross_sell", "cross_sell"),
 ]
 
 PRESENT_OUT = [
@@ -273,6 +278,8 @@ ABSENT = [
     # a renewal_for sharing its clause with a renewal_against is the latter's own verb
     ("We decided not to renew the contract.", "renewal", "renewal_for"),
     ("Продлить подписку на прежних условиях мы не сможем.", "renewal", "renewal_for"),
+    ("Есть ли у вас свободные окна на четверг?", "cross_sell", "cross_sell"),
+    ("Открываем офис после ремонта в понедельник.", "cross_sell", "cross_sell"),
 ]
 
 
