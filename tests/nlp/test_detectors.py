@@ -170,6 +170,9 @@ PRESENT = [
     ("Ещё одна ошибка в отчёте — и всё пойдёт нашему юристу.", "conflict", "legal"),
     ("Не вернёте предоплату — взыщем через суд.", "conflict", "legal"),
     ("This is a formal notice of breach.", "conflict", "legal"),
+    ("Можете скинуть стоимость хотя бы на 10 %?", "objection", "price"),
+    ("Передайте вашему руководителю, что так работать нельзя.", "conflict", "escalation_request"),
+    ("Наши юристы уже готовят претензию.", "conflict", "legal"),
     # cross-sell: «есть ли у вас …», a branch opening, the work spreading, another order
     ("Есть ли у вас услуга по подбору персонала?", "cross_sell", "cross_sell"),
     ("Летом открываем представительство в Казани.", "cross_sell", "cross_sell"),
@@ -280,6 +283,13 @@ ABSENT = [
     ("Продлить подписку на прежних условиях мы не сможем.", "renewal", "renewal_for"),
     ("Есть ли у вас свободные окна на четверг?", "cross_sell", "cross_sell"),
     ("Открываем офис после ремонта в понедельник.", "cross_sell", "cross_sell"),
+    # «скиньте прайс» asks for the price list; thanks relayed to management; lawyers drafting a contract
+    ("Скиньте прайс на печать буклетов.", "objection", "price"),
+    ("Сбросьте смету ещё раз, не открывается.", "objection", "price"),
+    ("Передайте вашему директору спасибо.", "conflict", "escalation_request"),
+    ("Передайте руководству огромное спасибо за проект.", "conflict", "escalation_request"),
+    ("Юристы готовят договор, пришлём в пятницу.", "conflict", "legal"),
+    ("Наш юрист направит правки к вечеру.", "conflict", "legal"),
 ]
 
 
