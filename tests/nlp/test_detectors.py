@@ -171,6 +171,12 @@ PRESENT = [
     ("Не вернёте предоплату — взыщем через суд.", "conflict", "legal"),
     ("This is a formal notice of breach.", "conflict", "legal"),
     ("Можете скинуть стоимость хотя бы на 10 %?", "objection", "price"),
+    # formal endings
+    ("В ваших услугах больше не нуждаемся.", "conflict", "termination"),
+    ("Дальше обойдёмся без вас.", "conflict", "termination"),
+    ("Сотрудничество с вами завершаем с 1 марта.", "conflict", "termination"),
+    ("Удалите, пожалуйста, наш кабинет.", "conflict", "termination"),
+    ("Вас исключили из реестра поставщиков.", "conflict", "termination"),
     ("Передайте вашему руководителю, что так работать нельзя.", "conflict", "escalation_request"),
     ("Наши юристы уже готовят претензию.", "conflict", "legal"),
     # cross-sell: «есть ли у вас …», a branch opening, the work spreading, another order
@@ -290,6 +296,9 @@ ABSENT = [
     ("Передайте руководству огромное спасибо за проект.", "conflict", "escalation_request"),
     ("Юристы готовят договор, пришлём в пятницу.", "conflict", "legal"),
     ("Наш юрист направит правки к вечеру.", "conflict", "legal"),
+    ("Без вас бы не справились, спасибо!", "conflict", "termination"),
+    ("Сотрудничество по первому этапу завершено, переходим ко второму.", "conflict", "termination"),
+    ("Мы исключили вас из рассылки, как вы просили.", "conflict", "termination"),
 ]
 
 
