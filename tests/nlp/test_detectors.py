@@ -151,6 +151,7 @@ PRESENT = [
     ("Продлевать договор, честно говоря, не стану.", "conflict", "termination"),
     ("Продлить обслуживание на новых условиях мы не сможем.", "renewal", "renewal_against"),
     ("Контракт на новый сезон перезаключать не будем.", "conflict", "termination"),
+    ("Не продлеваем, спасибо.", "conflict", "termination"),
     ("we won't renew the licence next year", "conflict", "termination"),
     # another vendor, a tender someone else won, disconnecting us
     ("Со следующего месяца работаем с другим подрядчиком.", "conflict", "termination"),
@@ -299,6 +300,8 @@ ABSENT = [
     ("Без вас бы не справились, спасибо!", "conflict", "termination"),
     ("Сотрудничество по первому этапу завершено, переходим ко второму.", "conflict", "termination"),
     ("Мы исключили вас из рассылки, как вы просили.", "conflict", "termination"),
+    ("Если не продлите пропуска до 1-го, охрана не пустит.", "conflict", "termination"),
+    ("Если не продлите пропуска до 1-го, охрана не пустит.", "renewal", "renewal_against"),
 ]
 
 
