@@ -40,7 +40,7 @@ def _micro_f1(pairs: Sequence[tuple[frozenset[str], set[str]]], family: str) -> 
         g = {label for label in gold if label.startswith(family + ".")}
         p = {label for label in pred if label.startswith(family + ".")}
         tp, fp, fn = tp + len(g & p), fp + len(p - g), fn + len(g - p)
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return tl._f1(tp, fp, fn)
 
 
 def score(model, tuned: dict, examples: Sequence[tl.Example]) -> dict[str, float]:

@@ -421,6 +421,9 @@ def test_pattern_files_are_sound() -> None:
                 values = [value] if isinstance(value, str) else (value or {}).get("IN", [])
                 for lemma in values:  # a LEMMA that is not its own lemma can never match
                     assert analyse(lemma).lemma == lemma, (path.name, lineno, lemma)
+                for spec in token.values():  # a value listed twice is a slip (the list was meant to hold another)
+                    for listed in spec.values() if isinstance(spec, dict) else []:
+                        assert not isinstance(listed, list) or len(listed) == len(set(listed)), (path.name, lineno)
     assert rule_meta()["complaint.chasing"]["escalate"] is True
 
 
