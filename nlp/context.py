@@ -6,6 +6,8 @@ Drops (the span is no conflict at all):
   termination and payment triggers marked ``"weak": true`` in the patterns («штраф», «расторжение» alone);
 - a resolved problem: a complaint or deadline in a clause that says it is over, with a verb of
   lexicons/resolution.txt in the past tense or as a participle («проблема с отчётом решена»);
+- another party's failure: a complaint or deadline in a clause about a previous or another vendor
+  (lexicons/other_party.txt: «прошлый подрядчик сорвал нам запуск» explains a doubt about us);
 - a decision already taken: an authority objection in a clause where the decider has decided
   (lexicons/decided.txt: «директор подписал договор», «жена одобрила плитку»; not «директор одобрил, но
   финдиректор ещё смотрит» nor «всё согласовал, осталось утверждение у генерального»: other clauses);
@@ -22,7 +24,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from nlp.clauses import clause_ids, sentence_ids
-from nlp.lexicon import words
+from nlp.lexicon import sections, words
 from nlp.rules import rule_meta
 from nlp.scope import add_flag, cues, drop, set_doc_flag, signal_spans
 from nlp.table import table
@@ -72,6 +74,11 @@ def _drop_neutral(doc: Doc) -> None:
         clauses = clause_ids(doc)
         doomed = [s for s in doc.spans["conflict"] if s.label_ in RESOLVABLE and clauses[s.start] in resolved]
         drop(doc, "conflict", doomed, "resolved")
+    others = _other_party_clauses(doc)
+    if others:
+        clauses = clause_ids(doc)
+        doomed = [s for s in doc.spans["conflict"] if s.label_ in RESOLVABLE and clauses[s.start] in others]
+        drop(doc, "conflict", doomed, "another party")
 
 
 def _drop_settled(doc: Doc) -> None:
@@ -118,6 +125,18 @@ def _resolved_clauses(doc: Doc) -> set[int]:
             continue
         out.add(clauses[i])
     return out
+
+
+def _other_party_clauses(doc: Doc) -> set[int]:
+    """Clauses naming a previous or another vendor (a [before] lemma, then a [party] lemma within two words)."""
+    lexicon = sections("other_party")
+    before, party = frozenset(lexicon["before"]), frozenset(lexicon["party"])
+    lemmas = table(doc).lemma
+    hits = [i for i, lemma in enumerate(lemmas) if lemma in before and not party.isdisjoint(lemmas[i + 1 : i + 3])]
+    if not hits:
+        return set()
+    clauses = clause_ids(doc)
+    return {clauses[i] for i in hits}
 
 
 def _negated_at(norms: list[str], i: int) -> bool:

@@ -26,7 +26,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from nlp.lexicon import mapping
-from nlp.table import DocTable, feature_word, set_table
+from nlp.table import DocTable, feature_word, mark_phones, set_table
 
 MAX_CACHE = 200_000
 
@@ -215,6 +215,8 @@ class CachedLemmatizer:
             set_table(doc, DocTable.of([]))
             return doc
         ids, text, norm, lemma, pos, space, punct, word = map(list, zip(*infos, strict=True))  # _TokenInfo fields
+        if "<num>" in word:
+            mark_phones(text, word)
         flat = numpy.fromiter(chain.from_iterable(ids), dtype="uint64", count=4 * len(ids))
         doc.from_array([LEMMA, NORM, POS, MORPH], flat.reshape(len(ids), 4))
         set_table(doc, DocTable(text, norm, lemma, pos, space, punct, [bool(ws) for _, ws in rows], word))

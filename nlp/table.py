@@ -52,6 +52,34 @@ def feature_word(text: str, lemma: str, space: bool, punct: bool) -> str | None:
     return "<num>" if any(ch.isdigit() for ch in word) else word
 
 
+_PHONE_PARTS = frozenset({"-", "(", ")", "+"})
+
+
+def mark_phones(text: list[str], words: list[str | None]) -> list[str | None]:
+    """``words`` with each telephone number as one ``<phone>`` (in place; returned for chaining).
+
+    A signature's «+7 939 673-97-33» is five ``<num>`` tokens, and their pairs look like a large amount of money
+    to the classifier (a price objection whose evidence was the phone line). A phone: a run of digit groups and
+    ``- ( ) +`` with 10 to 12 digits that starts with «+», «8» or «7» or has a bracket or hyphen.
+    """
+    n, i = len(text), 0
+    while i < n:
+        if words[i] != "<num>" and text[i] not in ("+", "("):
+            i += 1
+            continue
+        j, digits = i, 0
+        while j < n and (text[j] in _PHONE_PARTS or text[j].lstrip("+").isdigit()):
+            digits += sum(ch.isdigit() for ch in text[j])
+            j += 1
+        run = text[i:j]
+        if 10 <= digits <= 12 and (
+            run[0].startswith("+") or run[0] in ("8", "7") or any(t in ("(", "-") for t in run)
+        ):
+            words[i : j] = ["<phone>"] + [None] * (j - i - 1)
+        i = max(j, i + 1)
+    return words
+
+
 def table(doc: Doc) -> DocTable:
     """The doc's table (set by ``cp_lemmatizer``; built from the tokens for a doc that skipped it)."""
     cached = doc.user_data.get(_KEY)
@@ -63,6 +91,8 @@ def table(doc: Doc) -> DocTable:
                 for t in doc
             ]
         )  # fmt: skip
+        if "<num>" in cached.words:
+            mark_phones(cached.text, cached.words)
         doc.user_data[_KEY] = cached
     return cached
 

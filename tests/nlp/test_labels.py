@@ -20,6 +20,7 @@ from nlp.labels import (
 from nlp.linear import LinearTextModel, fit, terms
 from nlp.pipeline import get_pipeline
 from nlp.sentiment import MoodModel
+from nlp.table import table
 from nlp.training import train_labels
 from nlp.training.corpus import load_corpus, split
 
@@ -80,6 +81,23 @@ def test_features_carry_concepts_not_for_lookalikes() -> None:
     line = features(get_pipeline()("Ценник кусается, учредитель против."))
     assert "__c_money" in line.split() and "__c_decider" in line.split()
     assert "__c_later" not in features(get_pipeline()("Покажите отчёт.")).split()  # «=пока» is a whole word
+
+
+@pytest.mark.parametrize(
+    ("text", "phones", "nums"),
+    [
+        ("С уважением, Денис. Тел. +7 939 673-97-33", 1, 0),
+        ("звоните 8 (495) 123-45-67 или +79161234567", 2, 0),
+        ("внесу 20 тысяч 15.12, итого 3 990 руб", 0, 4),
+        ("бюджет 1 250 000 000 рублей на 2025-2026 годы", 0, 6),
+    ],
+)
+def test_a_phone_number_is_one_token_not_money(text: str, phones: int, nums: int) -> None:
+    # pairs of «<num>» read as an amount of money: a signature's phone had become a price objection's evidence
+    words = features(get_pipeline()(text)).split()
+    assert (words.count("<phone>"), words.count("<num>")) == (phones, nums)
+    doc = get_pipeline()(text)
+    assert doc.user_data.pop("cp.table").words == table(doc).words  # the lemmatizer's table == one from the tokens
 
 
 def test_negated_price_is_no_objection(analyzer: Analyzer) -> None:
