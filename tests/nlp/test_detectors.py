@@ -216,6 +216,20 @@ PRESENT = [
     ("Ваша система не выдержит нашу нагрузку.", "objection", "trust"),
     ("Вы сорвали нам запуск, а прошлый подрядчик такого не допускал.", "conflict", "deadline"),
     ("Вы сделали отвратительный сайт.", "conflict", "complaint"),
+    # round 8: leaving and withholding payment in words the rules did not know
+    ("С марта контекст забираем in-house.", "conflict", "termination"),
+    ("Аналитика уходит к нашей внутренней команде.", "conflict", "termination"),
+    ("Расчёт зарплаты переводим в единый центр обслуживания.", "conflict", "termination"),
+    ("Ищем вам замену.", "conflict", "termination"),
+    ("Ищите себе других клиентов.", "conflict", "termination"),
+    ("Не заработает к обеду — сносим вас.", "conflict", "termination"),
+    ("Ещё один такой выезд — и мы с вами прощаемся.", "conflict", "termination"),
+    ("За отменённые занятия платить не буду.", "conflict", "payment"),
+    ("Вторую половину не переведём.", "conflict", "payment"),
+    ("Остаток переведу только когда получу фото.", "conflict", "payment"),
+    ("Оплатим только 38 коробок.", "conflict", "payment"),
+    ("Счёт оплатим за вычетом штрафа.", "conflict", "payment"),
+    ("В акте за март лишние 12 часов.", "conflict", "payment"),
 ]
 
 PRESENT_OUT = [
@@ -352,6 +366,10 @@ ABSENT = [
     # another party's failure, told to explain a doubt, is no conflict with us
     ("Прошлый подрядчик сорвал нам запуск, поэтому осторожничаем.", "conflict", "deadline"),
     ("Предыдущее агентство сделало отвратительный сайт.", "conflict", "complaint"),
+    ("Переписку переводим в общий чат, ссылку пришлю.", "conflict", "termination"),
+    ("Бухгалтерия говорит, ваш счёт на 15% больше прошлогоднего.", "conflict", "payment"),
+    ("В смете лишних позиций нет, всё сверили.", "conflict", "payment"),
+    ("Переведу остаток сегодня вечером, спасибо!", "conflict", "payment"),
 ]
 
 
