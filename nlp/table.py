@@ -55,8 +55,8 @@ def feature_word(text: str, lemma: str, space: bool, punct: bool) -> str | None:
 _PHONE_PARTS = frozenset({"-", "(", ")", "+"})
 
 
-def mark_phones(text: list[str], words: list[str | None]) -> list[str | None]:
-    """``words`` with each telephone number as one ``<phone>`` (in place; returned for chaining).
+def mark_phones(text: list[str], words: list[str | None]) -> None:
+    """Rewrites ``words`` in place: each telephone number becomes one ``<phone>`` (its other tokens None).
 
     A signature's «+7 939 673-97-33» is five ``<num>`` tokens, and their pairs look like a large amount of money
     to the classifier (a price objection whose evidence was the phone line). A phone: a run of digit groups and
@@ -72,12 +72,9 @@ def mark_phones(text: list[str], words: list[str | None]) -> list[str | None]:
             digits += sum(ch.isdigit() for ch in text[j])
             j += 1
         run = text[i:j]
-        if 10 <= digits <= 12 and (
-            run[0].startswith("+") or run[0] in ("8", "7") or any(t in ("(", "-") for t in run)
-        ):
-            words[i : j] = ["<phone>"] + [None] * (j - i - 1)
+        if 10 <= digits <= 12 and (run[0].startswith("+") or run[0] in ("8", "7") or any(t in ("(", "-") for t in run)):
+            words[i:j] = ["<phone>"] + [None] * (j - i - 1)
         i = max(j, i + 1)
-    return words
 
 
 def table(doc: Doc) -> DocTable:
