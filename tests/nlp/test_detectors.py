@@ -235,6 +235,10 @@ PRESENT = [
     ("Оплатим только 38 коробок.", "conflict", "payment"),
     ("Счёт оплатим за вычетом штрафа.", "conflict", "payment"),
     ("В акте за март лишние 12 часов.", "conflict", "payment"),
+    ("Если релиз сорвётся — всё, расходимся.", "conflict", "termination"),
+    ("Давайте просто разойдёмся.", "conflict", "termination"),
+    ("Правление поставило вопрос о смене юридической фирмы.", "conflict", "termination"),
+    ("Подписку с июля отключаем.", "conflict", "termination"),
 ]
 
 PRESENT_OUT = [
