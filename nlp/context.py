@@ -6,8 +6,9 @@ Drops (the span is no conflict at all):
   termination and payment triggers marked ``"weak": true`` in the patterns («штраф», «расторжение» alone);
 - a resolved problem: a complaint or deadline in a clause that says it is over, with a verb of
   lexicons/resolution.txt in the past tense or as a participle («проблема с отчётом решена»);
-- another party's failure: a complaint or deadline in a clause about a previous or another vendor
-  (lexicons/other_party.txt: «прошлый подрядчик сорвал нам запуск» explains a doubt about us);
+- another party's failure: a complaint or deadline in a clause about a previous or another vendor, a termination
+  in a clause about a previous one (lexicons/other_party.txt: «прошлый подрядчик сорвал нам запуск» explains a
+  doubt about us, «мы расторгли договор с прежней компанией» is how they came to us);
 - a decision already taken: an authority objection in a clause where the decider has decided
   (lexicons/decided.txt: «директор подписал договор», «жена одобрила плитку»; not «директор одобрил, но
   финдиректор ещё смотрит» nor «всё согласовал, осталось утверждение у генерального»: other clauses);
@@ -74,10 +75,15 @@ def _drop_neutral(doc: Doc) -> None:
         clauses = clause_ids(doc)
         doomed = [s for s in doc.spans["conflict"] if s.label_ in RESOLVABLE and clauses[s.start] in resolved]
         drop(doc, "conflict", doomed, "resolved")
-    others = _other_party_clauses(doc)
+    former, others = _other_party_clauses(doc)
     if others:
         clauses = clause_ids(doc)
-        doomed = [s for s in doc.spans["conflict"] if s.label_ in RESOLVABLE and clauses[s.start] in others]
+        doomed = [
+            s
+            for s in doc.spans["conflict"]
+            if (s.label_ in RESOLVABLE and clauses[s.start] in others)
+            or (s.label_ == "termination" and clauses[s.start] in former)
+        ]
         drop(doc, "conflict", doomed, "another party")
 
 
@@ -127,16 +133,19 @@ def _resolved_clauses(doc: Doc) -> set[int]:
     return out
 
 
-def _other_party_clauses(doc: Doc) -> set[int]:
-    """Clauses naming a previous or another vendor (a [before] lemma, then a [party] lemma within two words)."""
+def _other_party_clauses(doc: Doc) -> tuple[set[int], set[int]]:
+    """(clauses naming a former vendor, clauses naming a former or another one): a [former] or [other] lemma of
+    lexicons/other_party.txt, then a [party] lemma within two words."""
     lexicon = sections("other_party")
-    before, party = frozenset(lexicon["before"]), frozenset(lexicon["party"])
+    former, other, party = (frozenset(lexicon[name]) for name in ("former", "other", "party"))
     lemmas = table(doc).lemma
-    hits = [i for i, lemma in enumerate(lemmas) if lemma in before and not party.isdisjoint(lemmas[i + 1 : i + 3])]
+    hits = [
+        i for i, lemma in enumerate(lemmas) if lemma in former | other and not party.isdisjoint(lemmas[i + 1 : i + 3])
+    ]
     if not hits:
-        return set()
+        return set(), set()
     clauses = clause_ids(doc)
-    return {clauses[i] for i in hits}
+    return {clauses[i] for i in hits if lemmas[i] in former}, {clauses[i] for i in hits}
 
 
 def _negated_at(norms: list[str], i: int) -> bool:
