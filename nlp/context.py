@@ -21,6 +21,8 @@ Doc flags: ``repeat`` («опять», «в который раз»), ``damage``
 
 from __future__ import annotations
 
+from functools import cache
+
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
@@ -133,15 +135,20 @@ def _resolved_clauses(doc: Doc) -> set[int]:
     return out
 
 
+@cache
+def _other_party_lexicon() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """([former], [former] + [other], [party]) of lexicons/other_party.txt."""
+    lexicon = sections("other_party")
+    former, other, party = (frozenset(lexicon[name]) for name in ("former", "other", "party"))
+    return former, former | other, party
+
+
 def _other_party_clauses(doc: Doc) -> tuple[set[int], set[int]]:
     """(clauses naming a former vendor, clauses naming a former or another one): a [former] or [other] lemma of
     lexicons/other_party.txt, then a [party] lemma within two words."""
-    lexicon = sections("other_party")
-    former, other, party = (frozenset(lexicon[name]) for name in ("former", "other", "party"))
+    former, anyone, party = _other_party_lexicon()
     lemmas = table(doc).lemma
-    hits = [
-        i for i, lemma in enumerate(lemmas) if lemma in former | other and not party.isdisjoint(lemmas[i + 1 : i + 3])
-    ]
+    hits = [i for i, lemma in enumerate(lemmas) if lemma in anyone and not party.isdisjoint(lemmas[i + 1 : i + 3])]
     if not hits:
         return set(), set()
     clauses = clause_ids(doc)
