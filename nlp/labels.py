@@ -170,6 +170,7 @@ class LabelModel:
         ]
         has_mood = all(label in model.labels for label in MOOD_LABELS)
         self.mood_weight = float(self.meta.get("mood_weight", 0.0)) if has_mood else 0.0
+        self.mood_temperature = float(self.meta.get("mood_temperature", 1.0))
 
     @classmethod
     def load(cls, path: Path | None = None) -> LabelModel:
@@ -223,17 +224,29 @@ class LabelModel:
         return probability >= self.thresholds.get(label, 1.01)
 
     def mood(self, model_scores: dict[str, float], probs: dict[str, float]) -> dict[str, float]:
-        """The mood scores the analyzer reports: ``blend_mood`` with this model's dev-tuned weight."""
-        return blend_mood(model_scores, probs, self.mood_weight)
+        """The mood scores the analyzer reports: ``blend_mood`` with this model's dev-tuned weight and temperature."""
+        return blend_mood(model_scores, probs, self.mood_weight, self.mood_temperature)
 
 
-def blend_mood(model_scores: dict[str, float], probs: dict[str, float], weight: float) -> dict[str, float]:
-    """``(1 - weight)`` × the mood model's scores + ``weight`` × the classifier's mood columns (normalised)."""
+def blend_mood(
+    model_scores: dict[str, float], probs: dict[str, float], weight: float, temperature: float = 1.0
+) -> dict[str, float]:
+    """``(1 - weight)`` × the mood model's scores softened by ``temperature`` + ``weight`` × the classifier's mood
+    columns (normalised).
+
+    The temperature calibrates fastText, which is sure of itself far beyond its accuracy on text unlike its
+    training rows («логи пришлём до 15:00»: negative 1.00): each score is raised to ``1 / temperature`` and the
+    three renormalised, so the order stays and the classifier's share can count where fastText is guessing.
+    """
     columns = [probs.get(label, 0.0) for label in MOOD_LABELS]
     total = sum(columns)
     if weight <= 0.0 or total <= 0.0:
         return {mood: float(model_scores.get(mood, 0.0)) for mood in MOODS}
+    own = [max(float(model_scores.get(mood, 0.0)), 0.0) for mood in MOODS]
+    if temperature != 1.0:
+        own = [score ** (1.0 / temperature) for score in own]
+    own_total = sum(own) or 1.0
     return {
-        mood: (1.0 - weight) * float(model_scores.get(mood, 0.0)) + weight * column / total
-        for mood, column in zip(MOODS, columns, strict=True)
+        mood: (1.0 - weight) * score / own_total + weight * column / total
+        for mood, score, column in zip(MOODS, own, columns, strict=True)
     }

@@ -68,7 +68,8 @@ def render(ctx: dict[str, Any]) -> str:
         "label over TF-IDF of words and word pairs (`nlp/linear.py`, `nlp/labels.py`) of the pipeline's lemmas,",
         "concept tokens (`nlp/lexicons/concepts.txt`), rule findings and scope cues, combined with the rules as",
         "`nlp/combine.py` describes. Three more columns score the mood; the analyzer blends them with the mood",
-        f"model's scores at weight {meta.get('mood_weight', 0.0)} (chosen on dev; `nlp/analyzer.py`).",
+        f"model's scores at weight {meta.get('mood_weight', 0.0)}, the mood model's scores softened by temperature",
+        f"{meta.get('mood_temperature', 1.0)} first (both chosen on dev; `nlp/labels.py` `blend_mood`).",
         "",
         f"- File: `nlp/models/{model_path.name}`, "
         f"{model_path.stat().st_size / 1024:.0f} KiB, sha256 `{digest[:16]}…`; thresholds, vetoes and the grid in "

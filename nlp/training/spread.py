@@ -49,7 +49,7 @@ def score(model, tuned: dict, examples: Sequence[tl.Example]) -> dict[str, float
     pairs, gold_moods, moods = [], [], []
     tp = fp = fn = 0
     for ex, probs in zip(examples, tl._probs(model, examples), strict=True):
-        mood = tl.reported_mood(ex, probs, tuned["mood_weight"])
+        mood = tl.reported_mood(ex, probs, tuned["mood_weight"], tuned.get("mood_temperature", 1.0))
         labels = tl.final_labels(tl.with_mood(ex, mood), probs, thresholds, vetoes)
         escalate = decide_escalate(
             ex.direction, ex.rule_escalate, labels, labels - ex.rules, probs.get("escalate", 0.0),
@@ -72,10 +72,10 @@ def retrain(train: Sequence[tl.Example], dev: Sequence[tl.Example]):
     """Fit and tune as ``make labels`` does (the first setting of its grid); nothing written."""
     model = fit([ex.line for ex in train], [ex.gold for ex in train], (*LABELS, *MOOD_LABELS), tl.GRID["C"][0])
     probs = tl._probs(model, dev)
-    weight, _ = tl.tune_mood(dev, probs)
-    moods = [tl.reported_mood(ex, p, weight) for ex, p in zip(dev, probs, strict=True)]
+    weight, temperature, _ = tl.tune_mood(dev, probs)
+    moods = [tl.reported_mood(ex, p, weight, temperature) for ex, p in zip(dev, probs, strict=True)]
     tuned = tl.tune([tl.with_mood(ex, m) for ex, m in zip(dev, moods, strict=True)], probs)
-    return model, {**tuned, "mood_weight": weight}
+    return model, {**tuned, "mood_weight": weight, "mood_temperature": temperature}
 
 
 def spread(

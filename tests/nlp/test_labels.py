@@ -55,12 +55,17 @@ def test_mood_blends_the_mood_model_with_the_classifier(model: LabelModel, analy
     assert blend_mood(own, columns, 0.0) == own
     assert blend_mood(own, columns, 0.5) == pytest.approx({"positive": 0.35, "neutral": 0.25, "negative": 0.4})
     assert blend_mood(own, {}, 0.5) == own  # a model without mood columns leaves the mood model alone
+    # a temperature softens the mood model's scores (same order, less sure) before the blend
+    softened = blend_mood(own, {"mood.positive": 1.0, "mood.neutral": 1.0, "mood.negative": 1.0}, 1e-9, 2.0)
+    assert softened["positive"] > softened["neutral"] > softened["negative"]
+    assert softened["positive"] == pytest.approx(0.6**0.5 / (0.6**0.5 + 0.3**0.5 + 0.1**0.5))
+    assert sum(blend_mood(own, columns, 0.6, 3.0).values()) == pytest.approx(1.0)
     text = "Спасибо огромное, всё привезли вовремя, ребята молодцы!"
     result = one(analyzer, text)
     alone = MoodModel.load().predict([text])[0]
     probs = model.scores([features(get_pipeline()(text))])[0]
     assert result.mood == "positive"
-    assert result.mood_scores == pytest.approx(blend_mood(alone, probs, model.mood_weight))
+    assert result.mood_scores == pytest.approx(blend_mood(alone, probs, model.mood_weight, model.mood_temperature))
 
 
 def test_acceptance_example(analyzer: Analyzer) -> None:
@@ -194,6 +199,7 @@ def test_training_smoke(tmp_path) -> None:
     assert out.read_bytes() == (tmp_path / "again.npz").read_bytes()  # to the byte
     assert LabelModel.load(out).scores([dev[0].line])[0]["escalate"] > 0.0
     assert meta["mood_weight"] in train_labels.MOOD_WEIGHTS and "mood_macro_f1" in meta["dev"]
+    assert meta["mood_temperature"] in train_labels.MOOD_TEMPERATURES
     assert LabelModel.load(out).mood_weight == meta["mood_weight"]
 
 
