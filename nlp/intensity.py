@@ -2,7 +2,8 @@
 
 Intensity is a doc flag in [0, 1]: 0.2 per all-caps word (not an abbreviation of lexicons/abbreviations.txt),
 0.25 per run of «!!»/«?!», 0.25 per angry emoji (lexicons/angry_emoji.txt). Three or more shouted words
-(or two making half of a short message) are shouting: a ``hostility`` span with rule ``hostility.caps``.
+(or two making half of a short message) are shouting: a ``hostility`` span with rule ``hostility.caps`` — unless
+a praise word is among them and the message has no complaint or delay (joyful capitals).
 
 Sarcasm: a praise word (lexicons/praise.txt) followed in its sentence by a complaint or deadline, with no
 «но»/«однако» between («отлично, опять перенесли сроки»; «спасибо за очередной сорванный срок»), or a
@@ -50,10 +51,22 @@ def intensity(doc: Doc) -> Doc:
     score = min(1.0, 0.2 * len(caps) + 0.25 * exclaims + 0.25 * emoji)
     if score:
         set_doc_flag(doc, "intensity", round(score, 2))
-    if len(caps) >= 3 or (len(caps) == 2 and alpha_words <= 4):
+    if (len(caps) >= 3 or (len(caps) == 2 and alpha_words <= 4)) and not _joyful(doc, caps):
         set_doc_flag(doc, "shouting")
         add_span(doc, "conflict", caps[0], caps[-1] + 1, "hostility", "hostility.caps")
     return doc
+
+
+def _joyful(doc: Doc, caps: list[int]) -> bool:
+    """Capitals around a praise word in a message with no complaint or delay: «СПАСИБО ОГРОМНОЕ!!! ВСЁ ПРИВЕЗЛИ
+    ВОВРЕМЯ» is joy, not shouting at us (sarcasm in capitals has its complaint and stays shouting)."""
+    if "conflict" in doc.spans and any(s.label_ in SARCASM_TARGETS for s in doc.spans["conflict"]):
+        return False
+    shouted, norms = set(caps), table(doc).norm
+    return any(
+        cue.start in shouted and not (cue.start and norms[cue.start - 1] == "ну")  # «НУ СПАСИБО» is ironic
+        for cue in cues(doc, "praise")
+    )
 
 
 @Language.component("cp_sarcasm")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nlp.analyzer import AnalyzeInput, Analyzer, AnalyzerError, adjust_mood
+from nlp.pipeline import get_pipeline
+from nlp.scope import doc_flags
 from nlp.types import MOODS
 
 
@@ -122,3 +124,17 @@ def test_batches_give_the_same_answers(analyzer: Analyzer) -> None:
 def test_bad_direction_is_a_clear_error(analyzer: Analyzer) -> None:
     with pytest.raises(AnalyzerError, match="E300"):
         analyzer.analyze([AnalyzeInput("привет", direction="sideways")])
+
+
+@pytest.mark.parametrize(
+    ("text", "damage"),
+    [
+        ("Склад стоит с утра: ваш сканер не работает.", True),  # pymorphy3 reads «стоит» as «стоить»
+        ("Производство встало, наладчик так и не приехал.", True),
+        ("Ночью у нас украли два ноутбука, охрана спала.", True),
+        ("Такая работа стоит 40 тысяч, переделайте.", False),  # a price, not a halt
+        ("Магазин у нас на Ленина, ваш сканер не работает.", False),
+    ],
+)
+def test_real_damage_is_a_doc_flag(text: str, damage: bool) -> None:
+    assert bool(doc_flags(get_pipeline()(text)).get("damage")) is damage

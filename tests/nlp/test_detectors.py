@@ -27,6 +27,8 @@ def finding(text: str, family: str, label: str, direction: str = "in"):
 
 
 PRESENT = [
+    ("НУ СПАСИБО ЗА ОЧЕРЕДНОЙ СОРВАННЫЙ ЗАЕЗД!!! ГОСТИ СТОЯТ У ДВЕРИ", "conflict", "hostility"),  # ironic thanks
+    ("СПАСИБО ЗА ОЧЕРЕДНОЙ СОРВАННЫЙ СРОК!!! ГДЕ МАКЕТЫ", "conflict", "hostility"),
     # --- objections: price
     ("Для нас это дорого, бюджет на маркетинг урезали.", "objection", "price"),
     ("дадите скидку 10% — подпишем", "objection", "price"),
@@ -395,6 +397,8 @@ ABSENT = [
     ("На этом с вами прощаемся до 9 января — офис закрыт.", "conflict", "termination"),
     ("Мы уходим в отпуск до 10-го, пишите Ане.", "conflict", "termination"),
     ("Мы даже не рассматриваем смену подрядчика.", "conflict", "termination"),
+    ("СПАСИБО ОГРОМНОЕ!!! ВСЁ ПРИВЕЗЛИ ВОВРЕМЯ, ТОРТ ЦЕЛЫЙ", "conflict", "hostility"),  # joyful capitals
+    ("нужен NDA и DPA до пилота, CISO смотрит ваш SLA, ETA — среда", "conflict", "hostility"),  # abbreviations
 ]
 
 
