@@ -13,7 +13,9 @@ Drops (the span is no conflict at all):
   (lexicons/decided.txt: «директор подписал договор», «жена одобрила плитку»; not «директор одобрил, но
   финдиректор ещё смотрит» nor «всё согласовал, осталось утверждение у генерального»: other clauses);
 - a conceded price: a price objection followed in its sentence by «зато», or by «но»/«однако» and a word of
-  lexicons/conceded.txt («дорого конечно, но вы того стоите», «дороже, но берём»).
+  lexicons/conceded.txt («дорого конечно, но вы того стоите», «дороже, но берём»);
+- a technical failure: a termination or non-renewal worded as «не могу / не получается» in a sentence where a
+  payment or account fails (lexicons/technical.txt: «не могу продлить подписку — карта не проходит»).
 Flags (the span stays, with lower confidence): ``hedged`` (lexicons/hedges.txt in the sentence),
 ``reported`` (someone else's words: lexicons/reporting.txt before it, not «я/мы»), ``question``.
 Doc flags: ``repeat`` («опять», «в который раз»), ``damage`` («убытки», «потеряли клиентов»).
@@ -37,12 +39,14 @@ RESOLVABLE = frozenset({"complaint", "deadline"})
 FIRST_PERSON = frozenset({"я", "мы"})
 CONTRAST = frozenset({"но", "однако"})
 UNFLAGGED_QUESTIONS = frozenset({"cross_sell", "receivable", "commitment"})
+UNABLE = frozenset({"мочь", "получаться", "удаваться", "выходить"})
 
 
 @Language.component("cp_context", requires=["token.lemma"])
 def context(doc: Doc) -> Doc:
     _drop_neutral(doc)
     _drop_settled(doc)
+    _drop_technical(doc)
     _flag(doc)
     if cues(doc, "repeat"):
         set_doc_flag(doc, "repeat")
@@ -87,6 +91,25 @@ def _drop_neutral(doc: Doc) -> None:
             or (s.label_ == "termination" and clauses[s.start] in former)
         ]
         drop(doc, "conflict", doomed, "another party")
+
+
+def _drop_technical(doc: Doc) -> None:
+    """«Не могу продлить — карта не проходит»: unable, not unwilling (the module docstring)."""
+    technical = cues(doc, "technical")
+    if not technical:
+        return
+    sents, lemmas = sentence_ids(doc), table(doc).lemma
+    failing = {sents[c.start] for c in technical}
+    for family, label in (("conflict", "termination"), ("renewal", "renewal_against")):
+        if family in doc.spans:
+            doomed = [
+                s
+                for s in doc.spans[family]
+                if s.label_ == label
+                and sents[s.start] in failing
+                and not UNABLE.isdisjoint(lemmas[s.start : s.end])
+            ]
+            drop(doc, family, doomed, "technical failure")
 
 
 def _drop_settled(doc: Doc) -> None:

@@ -18,6 +18,7 @@ CUE_LEXICONS = {
     "damage": ("damage", None),
     "neutral": ("neutral", None),
     "drafting": ("drafting", None),
+    "technical": ("technical", None),
     "if": ("conditionals", "if"),
     "else": ("conditionals", "else"),
 }

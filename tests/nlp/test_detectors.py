@@ -29,6 +29,8 @@ def finding(text: str, family: str, label: str, direction: str = "in"):
 PRESENT = [
     ("НУ СПАСИБО ЗА ОЧЕРЕДНОЙ СОРВАННЫЙ ЗАЕЗД!!! ГОСТИ СТОЯТ У ДВЕРИ", "conflict", "hostility"),  # ironic thanks
     ("СПАСИБО ЗА ОЧЕРЕДНОЙ СОРВАННЫЙ СРОК!!! ГДЕ МАКЕТЫ", "conflict", "hostility"),
+    ("Подписку продлевать не буду: постоянно ошибка при оплате.", "conflict", "termination"),  # unwilling
+    ("Не можем продлить на таких условиях.", "conflict", "termination"),
     # --- objections: price
     ("Для нас это дорого, бюджет на маркетинг урезали.", "objection", "price"),
     ("дадите скидку 10% — подпишем", "objection", "price"),
@@ -398,6 +400,8 @@ ABSENT = [
     ("Мы уходим в отпуск до 10-го, пишите Ане.", "conflict", "termination"),
     ("Мы даже не рассматриваем смену подрядчика.", "conflict", "termination"),
     ("СПАСИБО ОГРОМНОЕ!!! ВСЁ ПРИВЕЗЛИ ВОВРЕМЯ, ТОРТ ЦЕЛЫЙ", "conflict", "hostility"),  # joyful capitals
+    ("Не могу продлить подписку — карта не проходит, что делать?", "conflict", "termination"),  # unable to pay
+    ("Не могу продлить подписку — карта не проходит, что делать?", "renewal", "renewal_against"),
     ("нужен NDA и DPA до пилота, CISO смотрит ваш SLA, ETA — среда", "conflict", "hostility"),  # abbreviations
 ]
 
