@@ -19,7 +19,8 @@ model is unsure (its top probability below ``MOOD_SURE``) or the message is sarc
 4. objections only -> at most neutral (a calm objection or a polite refusal is neutral);
 5. otherwise the model's mood.
 With the label classifier (the default), the scores are first blended with the classifier's mood columns
-(``LabelModel.mood``, weight chosen on dev); ``mood_scores`` are the blended numbers the mood was read from.
+(``LabelModel.mood``: the mood model's scores softened by a temperature, then the classifier's share; both chosen
+on dev); ``mood_scores`` are the blended numbers the mood was read from.
 ``should_escalate`` reads the mood model's own scores.
 """
 
