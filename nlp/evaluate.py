@@ -236,3 +236,33 @@ def predict(rows: Sequence[LabelledRow], analyzer: Any) -> list[Prediction]:
 
 def evaluate(rows: Sequence[LabelledRow], analyzer: Any) -> dict[str, Any]:
     return score(rows, predict(rows, analyzer))
+
+
+# ------------------------------------------------------------------------------------------- agreement
+
+
+def second_labels(reference: Sequence[LabelledRow], second: Sequence[LabelledRow]) -> tuple[list, list]:
+    """The reference rows a second annotator labelled and that annotator's labels as predictions, by row id.
+
+    Measures how far two annotators following LABELS.md agree: the ceiling any detector's scores against one
+    annotator's labels can be read against. Every row of ``second`` must be in ``reference`` and carry every
+    label field."""
+    by_id = {row.id: row for row in reference}
+    rows, preds = [], []
+    for row in second:
+        if row.id not in by_id:
+            raise EvaluationError(f"E409: the second annotator's row {row.id!r} is not in the reference rows")
+        missing = [field for field in _LABEL_FIELDS if getattr(row, field) is None]
+        if missing:
+            raise EvaluationError(f"E410: the second annotator's row {row.id!r} lacks {', '.join(missing)}")
+        rows.append(by_id[row.id])
+        preds.append(
+            Prediction(
+                mood=row.mood,  # type: ignore[arg-type]
+                objections=row.objections,  # type: ignore[arg-type]
+                conflicts=row.conflicts,  # type: ignore[arg-type]
+                signals=row.signals,  # type: ignore[arg-type]
+                escalate=bool(row.escalate),
+            )
+        )
+    return rows, preds

@@ -32,6 +32,14 @@ def evaluate(
         bool, typer.Option("--rules-only", help="Rules and mood model only, without the label classifier.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            help="A second annotator's labels of some of the same rows (JSONL, same ids): how far two annotators "
+            "agree, beside the detectors' scores on those rows.",
+        ),
+    ] = None,
 ) -> None:
     """Measure the detectors: per-class precision, recall, F1, support; mood confusion; micro/macro averages.
 
@@ -39,16 +47,27 @@ def evaluate(
 
     FILE: labelled JSONL, the analyze input plus mood, objections, conflicts, signals, escalate (each optional).
 
-    Example: clientpulse evaluate --split test --json
+    --against: score a second annotator's labels against the reference labels (agreement per class) and the
+    detectors on the same rows: the ceiling the detectors' numbers can be read against.
+
+    Examples:
+
+      clientpulse evaluate --split test --json
+
+      clientpulse evaluate --split dev --against nlp/training/data/agreement/dev-second.jsonl
     """
     from nlp.analyzer import Analyzer
-    from nlp.evaluate import corpus_split, evaluate, load_labelled
+    from nlp.evaluate import corpus_split, evaluate, load_labelled, score, second_labels
     from nlp.labels import LabelModelError
     from nlp.sentiment import MoodModel, MoodModelError
 
     if file is None and split not in ("test", "dev", "train"):
         raise UsageProblem(f"--split must be test, dev or train, not {split!r}")
     rows = load_labelled(file) if file else corpus_split(split)
+    agreement = None
+    if against:
+        rows, second = second_labels(rows, load_labelled(against))
+        agreement = score(rows, second)
     try:
         analyzer = Analyzer(MoodModel.load(), label_model=None if rules_only else "bundled")
     except (LabelModelError, MoodModelError) as exc:
@@ -56,6 +75,9 @@ def evaluate(
     report = evaluate(rows, analyzer)
     report["source"] = file or f"corpus:{split}"
     report["detectors"] = "rules" if rules_only else "rules+classifier"
+    if agreement is not None:
+        _print_agreement(report, agreement, against, as_json)
+        return
     if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -63,6 +85,32 @@ def evaluate(
     for family in FAMILIES:
         console.print(_table(family, report[family]))
     console.print(_confusion(report["mood"]))
+
+
+def _print_agreement(report: dict[str, Any], agreement: dict[str, Any], against: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"agreement": {**agreement, "second": against}, "detectors": report}, ensure_ascii=False))
+        return
+    console.print(
+        f"Второй разметчик: [bold]{against}[/bold] против разметки {report['source']}, строк: {report['rows']}"
+    )
+    for family in FAMILIES:
+        console.print(_table(family, agreement[family]))
+    table = Table(title="F1 на тех же строках: второй разметчик и детекторы", title_justify="left")
+    for column in ("семейство", "второй разметчик", f"детекторы ({report['detectors']})"):
+        table.add_column(column, justify="left" if column == "семейство" else "right")
+    for family in FAMILIES:
+        table.add_row(TITLES[family], _fmt(_headline(family, agreement)), _fmt(_headline(family, report)))
+    console.print(table)
+
+
+def _headline(family: str, report: dict[str, Any]) -> float:
+    """The family's headline F1: macro for mood, micro for the multi-label families, the positive class's for
+    escalate."""
+    rep = report[family]
+    if family == "escalate":
+        return rep["f1"]
+    return rep["macro" if family == "mood" else "micro"]["f1"]
 
 
 def _fmt(x: float) -> str:

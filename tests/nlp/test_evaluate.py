@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp.evaluate import EvaluationError, LabelledRow, Prediction, load_labelled, score
+from nlp.evaluate import EvaluationError, LabelledRow, Prediction, load_labelled, score, second_labels
 
 ACCEPTANCE = "Если до пятницы не исправите, расторгнем договор."
 ROWS = [
@@ -185,3 +185,59 @@ def test_cli_bad_file_is_one_line(tmp_path: Path) -> None:
     result = _cli(str(path))
     assert result.returncode == 1
     assert "bad.jsonl:1" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def _second(rows: list[dict]) -> list[dict]:
+    """A second annotator who disagrees on row 3 (adds timing) and row 5 (no escalation), and skipped row 6."""
+    out = [dict(r) for r in rows[:5]]
+    out[2]["objections"] = ["price", "timing"]
+    out[4]["escalate"] = False
+    return out
+
+
+def test_second_annotator_scored_on_the_rows_both_labelled(labelled: Path, tmp_path: Path) -> None:
+    second_path = tmp_path / "second.jsonl"
+    second_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _second(ROWS)))
+    rows, preds = second_labels(load_labelled(labelled), load_labelled(second_path))
+    assert [r.id for r in rows] == ["1", "2", "3", "4", "5"]
+    report = score(rows, preds)
+    # objections: gold price, price+timing; second price+timing, price+timing -> tp 3, fp 1
+    assert report["objection"]["micro"]["precision"] == pytest.approx(3 / 4)
+    assert report["objection"]["micro"]["recall"] == 1.0
+    # escalate: gold rows 1 and 5, the second annotator only row 1
+    assert report["escalate"]["recall"] == 0.5 and report["escalate"]["precision"] == 1.0
+    assert report["mood"]["accuracy"] == 1.0
+
+
+def test_second_annotator_rows_must_match(labelled: Path) -> None:
+    reference = load_labelled(labelled)
+    stranger = LabelledRow(id="99", text="x", mood="neutral", objections=frozenset(), conflicts=frozenset(),
+                           signals=frozenset(), escalate=False)
+    with pytest.raises(EvaluationError, match="E409"):
+        second_labels(reference, [stranger])
+    partial = LabelledRow(id="1", text="x", mood="neutral")
+    with pytest.raises(EvaluationError, match="E410"):
+        second_labels(reference, [partial])
+
+
+def test_cli_against_a_second_annotator(labelled: Path, tmp_path: Path) -> None:
+    second_path = tmp_path / "second.jsonl"
+    second_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _second(ROWS)))
+    result = _cli(str(labelled), "--against", str(second_path), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["agreement"]["rows"] == report["detectors"]["rows"] == 5
+    assert report["agreement"]["escalate"]["recall"] == 0.5
+    table = _cli(str(labelled), "--against", str(second_path))
+    assert table.returncode == 0, table.stderr
+    assert "второй разметчик" in table.stdout and "детекторы" in table.stdout
+
+
+@pytest.mark.parametrize("split_name", ["dev", "test"])
+def test_bundled_second_annotations_match_their_split(split_name: str) -> None:
+    from nlp.evaluate import corpus_split
+    from nlp.training.corpus import DATA_DIR
+
+    path = DATA_DIR / "agreement" / f"{split_name}-second.jsonl"
+    rows, preds = second_labels(corpus_split(split_name), load_labelled(path))
+    assert len(rows) == len(preds) == 240
