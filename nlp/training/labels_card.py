@@ -49,12 +49,14 @@ def _prf(m: dict[str, float]) -> str:
 
 def render(ctx: dict[str, Any]) -> str:
     """The section, from the run: ``model_path``, ``meta``, ``files`` ({name: rows}), ``split_rows``
-    ({split: rows}), ``reports`` ({"dev": report, "test": report} of ``nlp.evaluate.evaluate``), ``seconds``."""
+    ({split: rows}), ``reports`` ({"test": report, and the held-out sets'} of ``nlp.evaluate.evaluate``),
+    ``seconds``."""
     model_path: Path = ctx["model_path"]
     meta, reports = ctx["meta"], ctx["reports"]
     digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
     params = meta["params"]
-    splits = [name for name in ("dev", "test", "stranger", "writers") if name in reports]
+    splits = [name for name in ("test", "stranger", "writers") if name in reports]
+    tuning = meta.get("tuning", {})
     files = ", ".join(f"`{name}` ({n})" for name, n in sorted(ctx["files"].items()))
     rows = ctx["split_rows"]
     lines = [
@@ -69,7 +71,8 @@ def render(ctx: dict[str, Any]) -> str:
         "concept tokens (`nlp/lexicons/concepts.txt`), rule findings and scope cues, combined with the rules as",
         "`nlp/combine.py` describes. Three more columns score the mood; the analyzer blends them with the mood",
         f"model's scores at weight {meta.get('mood_weight', 0.0)}, the mood model's scores softened by temperature",
-        f"{meta.get('mood_temperature', 1.0)} first (both chosen on dev; `nlp/labels.py` `blend_mood`).",
+        f"{meta.get('mood_temperature', 1.0)} first (both chosen on dev's out-of-fold scores; `nlp/labels.py` "
+        "`blend_mood`).",
         "",
         f"- File: `nlp/models/{model_path.name}`, "
         f"{model_path.stat().st_size / 1024:.0f} KiB, sha256 `{digest[:16]}…`; thresholds, vetoes and the grid in "
@@ -83,8 +86,11 @@ def render(ctx: dict[str, Any]) -> str:
         + ", ".join(f"{k}={v}" for k, v in params.items())
         + ".",
         f"- Data: {files}; split by the salted id hash: train {rows['train']}, dev {rows['dev']}, "
-        f"test {rows['test']} rows. Trained on train only; hyperparameters, per-label thresholds, rule vetoes and "
-        "the escalate threshold chosen on dev only; test is read only to report the table below.",
+        f"test {rows['test']} rows. Trained on train + dev; per-label thresholds, rule vetoes and the escalate "
+        f"threshold chosen on out-of-fold probabilities of those rows ({tuning.get('folds', '?')} folds; micro F1 "
+        f"there: objections {tuning.get('objection_micro_f1', 0):.3f}, conflicts "
+        f"{tuning.get('conflict_micro_f1', 0):.3f}, KPI signals {tuning.get('signal_micro_f1', 0):.3f}); test is "
+        "read only to report the table below.",
         "",
         "## Metrics (rules + this classifier, as `clientpulse evaluate` computes them)",
         "",
@@ -119,7 +125,7 @@ def render(ctx: dict[str, Any]) -> str:
 LIMITS: Sequence[str] = (
     "## Known limits",
     "",
-    "- Most of the corpus was written by the team; dev and test are held-out rows of the same writers. On a set",
+    "- Most of the corpus was written by the team; test holds out rows of the same writers. On a set",
     "  written to look unlike it (`stranger` above) the scores are lower: expect lower numbers on real mail.",
     "- A label only the classifier finds is reported with the best-scoring sentence as its span (where, not why).",
     "- Escalate recall stays below the 0.95 target at precision 0.80: the tuning keeps precision ≥ 0.80 first.",

@@ -198,7 +198,8 @@ def test_training_smoke(tmp_path) -> None:
     assert meta["thresholds"] == again["thresholds"]  # deterministic solver: reproducible
     assert out.read_bytes() == (tmp_path / "again.npz").read_bytes()  # to the byte
     assert LabelModel.load(out).scores([dev[0].line])[0]["escalate"] > 0.0
-    assert meta["mood_weight"] in train_labels.MOOD_WEIGHTS and "mood_macro_f1" in meta["dev"]
+    assert meta["mood_weight"] in train_labels.MOOD_WEIGHTS and "mood_macro_f1_dev" in meta["tuning"]
+    assert meta["tuning"]["rows"] == 140 and meta["tuning"]["folds"] == train_labels.FOLDS
     assert meta["mood_temperature"] in train_labels.MOOD_TEMPERATURES
     assert LabelModel.load(out).mood_weight == meta["mood_weight"]
 
@@ -232,3 +233,38 @@ def test_broken_model_file_is_a_clear_error(tmp_path) -> None:
     broken.with_suffix(".json").write_text('{"thresholds": {}}', encoding="utf-8")
     with pytest.raises(LabelModelError, match="cannot load label model"):
         LabelModel.load(broken)
+
+
+def test_out_of_fold_scores_come_from_models_that_did_not_see_the_row() -> None:
+    examples = [
+        train_labels.Example(
+            f"обычное сообщение номер {i % 7}" + (" уникальныйтермин" if i % 10 == 0 else ""),
+            frozenset({"objection.price"}) if i % 10 == 0 else frozenset(),
+            frozenset(),
+            False,
+            "in",
+        )
+        for i in range(60)
+    ]
+    # the rare word rides with the label in 6 rows: in-sample it is learnt; each fold hides some of them
+    inside = train_labels._probs(train_labels._fit(examples, 30.0), examples)
+    oof = train_labels.out_of_fold(examples, 30.0, folds=3)
+    assert oof == train_labels.out_of_fold(examples, 30.0, folds=3)  # fixed folds
+    rare = [i for i in range(60) if i % 10 == 0]
+    assert all(oof[i]["objection.price"] < inside[i]["objection.price"] for i in rare)
+    assert all(oof[i] for i in range(60))  # every row scored
+
+
+def test_escalate_threshold_nearest_the_target_when_it_cannot_be_met() -> None:
+    """Precision 0.80 only at recall 0.70 (threshold 0.9), recall 1.0 at precision 0.57 (0.5): the larger
+    shortfall is smaller at 0.5 (0.23 against 0.25), so recall wins."""
+    scores = [0.9] * 14 + [0.5] * 6 + [0.9] * 3 + [0.5] * 12 + [0.1] * 65
+    gold = [True] * 20 + [False] * 80
+    examples = [
+        train_labels.Example("", frozenset({"escalate"} if g else ()), frozenset(), False, "in") for g in gold
+    ]
+    probs = [{"escalate": p} for p in scores]
+    t, veto, summary = train_labels._tune_escalate(examples, probs, [set() for _ in examples])
+    assert t == 0.5 and summary["recall"] == 1.0 and veto == {"rules": 0.0, "model_only": 0.0}
+    assert train_labels._shortfall(1.0, 0.571) == pytest.approx(0.229)
+    assert train_labels._shortfall(0.96, 0.85) == 0.0
