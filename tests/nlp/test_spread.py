@@ -20,14 +20,14 @@ def parts() -> dict[str, list[tl.Example]]:
 
 def test_each_run_drops_other_rows_and_the_runs_repeat(parts) -> None:
     sets = {"test": parts["test"]}
-    first = spread.spread(sets, parts["train"], parts["dev"], runs=3, drop=0.2)
-    again = spread.spread(sets, parts["train"], parts["dev"], runs=3, drop=0.2)
-    assert first == again  # seeded: the same three retrains
+    first = spread.spread(sets, parts["train"], parts["dev"], runs=2, drop=0.2)
+    again = spread.spread(sets, parts["train"], parts["dev"], runs=2, drop=0.2)
+    assert first == again  # seeded: the same two retrains
     assert set(first["test"]) == set(spread.METRICS)
     for values in first["test"].values():
-        assert len(values) == 3 and all(0.0 <= v <= 1.0 for v in values)
+        assert len(values) == 2 and all(0.0 <= v <= 1.0 for v in values)
     # a fifth of 350 rows left out, differently each run: the runs are not all the same model
-    assert len({tuple(v[i] for v in first["test"].values()) for i in range(3)}) > 1
+    assert len({tuple(v[i] for v in first["test"].values()) for i in range(2)}) > 1
 
 
 def test_scores_are_what_evaluate_reports_for_the_same_model(parts, tmp_path) -> None:
