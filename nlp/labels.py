@@ -28,6 +28,7 @@ from pathlib import Path
 
 from spacy.tokens import Doc, Span
 
+from nlp.factored import FactoredModel, load_model
 from nlp.linear import LinearModelError, LinearTextModel
 from nlp.scope import doc_flags, dropped, flags, signal_spans
 from nlp.table import table
@@ -160,7 +161,9 @@ class LabelModel:
     _cache: dict[Path, LabelModel] = {}
     _lock = threading.Lock()
 
-    def __init__(self, model: LinearTextModel, thresholds: dict[str, float], path: Path, meta: dict | None = None):
+    def __init__(
+        self, model: LinearTextModel | FactoredModel, thresholds: dict[str, float], path: Path, meta: dict | None = None
+    ):
         self.model = model
         self.thresholds = thresholds
         self.path = path
@@ -186,7 +189,7 @@ class LabelModel:
             if key in cls._cache:
                 return cls._cache[key]
             try:
-                model = LinearTextModel.load(key)
+                model = load_model(key)
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
                 thresholds = {str(k): float(v) for k, v in meta["thresholds"].items()}
             except (LinearModelError, ValueError, OSError, KeyError, TypeError) as exc:

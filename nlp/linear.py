@@ -62,27 +62,29 @@ class LinearTextModel:
     def load(cls, path: Path) -> LinearTextModel:
         try:
             with np.load(path, allow_pickle=False) as data:
-                return cls(_split(data["labels"]), _split(data["terms"]), data["idf"], data["coef"], data["intercept"])
+                return cls.from_arrays(data)
         except (OSError, KeyError, ValueError) as exc:
             raise LinearModelError(f"cannot read {path}: {exc}") from exc
 
-    def save(self, path: Path) -> None:
-        """An ``.npz`` file (as ``np.savez_compressed`` writes it) with fixed timestamps: the same model gives the
-        same bytes."""
+    @classmethod
+    def from_arrays(cls, data, prefix: str = "") -> LinearTextModel:
+        return cls(
+            _split(data[prefix + "labels"]), _split(data[prefix + "terms"]), data[prefix + "idf"],
+            data[prefix + "coef"], data[prefix + "intercept"],
+        )
+
+    def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
         vocabulary = sorted(self.index, key=self.index.__getitem__)
-        arrays = {
-            "labels": _join(self.labels),
-            "terms": _join(vocabulary),
-            "idf": self.idf.astype(np.float32),
-            "coef": self.coef.astype(np.float32),
-            "intercept": self.intercept.astype(np.float32),
+        return {
+            prefix + "labels": _join(self.labels),
+            prefix + "terms": _join(vocabulary),
+            prefix + "idf": self.idf.astype(np.float32),
+            prefix + "coef": self.coef.astype(np.float32),
+            prefix + "intercept": self.intercept.astype(np.float32),
         }
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, array in arrays.items():
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                with archive.open(info, "w") as handle:
-                    np.lib.format.write_array(handle, array, allow_pickle=False)
+
+    def save(self, path: Path) -> None:
+        write_arrays(path, self.arrays())
 
     def predict(self, lines: Sequence[str], labels: Sequence[int] | None = None) -> np.ndarray:
         """Probabilities, one row per line and one column per label (the whole batch in a few numpy calls); with
@@ -106,6 +108,17 @@ class LinearTextModel:
         sums = _segment_sums(rows * weights[:, None], ends)
         logits = intercept + sums / np.where(norms > 0, norms, 1.0)[:, None]
         return 1.0 / (1.0 + np.exp(-logits))
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """An ``.npz`` file (as ``np.savez_compressed`` writes it) with fixed timestamps: the same model gives the same
+    bytes."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w") as handle:
+                np.lib.format.write_array(handle, array, allow_pickle=False)
 
 
 def _segment_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from nlp.combine import DISSATISFACTION, allowed, decide_escalate, has_cue, label_of, model_labels, overruled
+from nlp.factored import fit_factored
 from nlp.labels import DEFAULT_MODEL_PATH, LABELS, MOOD_LABELS, LabelModel, blend_mood, features
-from nlp.linear import fit
 from nlp.training.corpus import DATA_DIR, CorpusRow, load_corpus, split
 
 # Inverse regularisation strength of the logistic regressions, from the stronger to the weaker. The fastText
@@ -71,6 +71,10 @@ ESCALATE_VETOES = [0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1]
 # stranger 0.852 -> 0.871, writers 0.780 -> 0.797 (macro F1). At most 0.8: dostoevsky's model keeps a share.
 MOOD_WEIGHTS = [round(0.1 * i, 1) for i in range(9)]
 MOOD_TEMPERATURES = [1.0, 1.5, 2.0, 3.0, 4.0]
+MODEL_DESCRIPTION = (
+    "tfidf(1-2 grams, sublinear) + logistic regression (lbfgs); objections and conflicts as "
+    "P(family) x P(category | family) (nlp/factored.py)"
+)
 # Out-of-fold tuning: each of FOLDS models trains on the other folds of train + dev and scores its own fold.
 FOLDS = 5
 FOLD_SEED = 0
@@ -301,7 +305,7 @@ def _selection_score(tuned: dict[str, Any]) -> float:
 
 
 def _fit(examples: Sequence[Example], c: float):
-    return fit([ex.line for ex in examples], [ex.gold for ex in examples], (*LABELS, *MOOD_LABELS), c)
+    return fit_factored([ex.line for ex in examples], [ex.gold for ex in examples], (*LABELS, *MOOD_LABELS), c)
 
 
 def out_of_fold(examples: Sequence[Example], c: float, folds: int = FOLDS) -> list[dict[str, float]]:
@@ -361,7 +365,7 @@ def train(
     model.save(out_path)
     meta = {
         "labels": list(LABELS),
-        "params": {"model": "tfidf(1-2 grams, sublinear) + logistic regression (lbfgs)", **params},
+        "params": {"model": MODEL_DESCRIPTION, **params},
         **tuned,
         "grid": [{"params": p, "tuning_score": round(s, 4)} for p, s, *_ in trials],
     }
