@@ -49,14 +49,43 @@ def _split(array: np.ndarray) -> list[str]:
 class LinearTextModel:
     """TF-IDF (sublinear tf, smoothed idf, l2 norm) + a sigmoid per label, as scikit-learn computes them."""
 
-    def __init__(self, labels: Sequence[str], vocabulary: Sequence[str], idf, coef, intercept) -> None:
+    def __init__(self, labels: Sequence[str], vocabulary: Sequence[str], idf, coef, intercept, block=None) -> None:
+        """``idf`` is one column per block of labels (1-D: one block); ``block`` gives each label's block. Blocks
+        are models stacked over one vocabulary (:meth:`stack`): a term outside a block's own vocabulary has idf 0
+        there, so it adds nothing to that block's norm or scores."""
         self.labels = list(labels)
         self.index = {term: i for i, term in enumerate(vocabulary)}
         self.idf = np.asarray(idf, dtype=np.float64)
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = np.asarray(intercept, dtype=np.float64)
-        if self.coef.shape != (len(self.index), len(self.labels)) or self.idf.shape != (len(self.index),):
+        self.block = np.zeros(len(self.labels), dtype=np.intp) if block is None else np.asarray(block, dtype=np.intp)
+        self._idf = self.idf if self.idf.ndim == 2 else self.idf[:, None]
+        if (
+            self.coef.shape != (len(self.index), len(self.labels))
+            or self._idf.shape[0] != len(self.index)
+            or self.block.shape != (len(self.labels),)
+            or (len(self.block) and self.block.max() >= self._idf.shape[1])
+        ):
             raise LinearModelError(f"inconsistent shapes: coef {self.coef.shape}, idf {self.idf.shape}")
+
+    @classmethod
+    def stack(cls, models: Sequence[LinearTextModel]) -> LinearTextModel:
+        """One model scoring the labels of all ``models`` (each as it scores them alone) with one term lookup."""
+        vocabulary: dict[str, int] = {}
+        for model in models:
+            for term in model.index:
+                vocabulary.setdefault(term, len(vocabulary))
+        idf = np.zeros((len(vocabulary), len(models)))
+        coef = np.zeros((len(vocabulary), sum(len(model.labels) for model in models)))
+        start = 0
+        for k, model in enumerate(models):
+            rows = np.fromiter((vocabulary[term] for term in model.index), dtype=np.intp, count=len(model.index))
+            idf[rows, k] = model.idf  # model.index is in column order
+            coef[rows, start : start + len(model.labels)] = model.coef
+            start += len(model.labels)
+        block = np.repeat(np.arange(len(models)), [len(model.labels) for model in models])
+        labels = [label for model in models for label in model.labels]
+        return cls(labels, list(vocabulary), idf, coef, np.concatenate([m.intercept for m in models]), block)
 
     @classmethod
     def load(cls, path: Path) -> LinearTextModel:
@@ -74,6 +103,8 @@ class LinearTextModel:
         )
 
     def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        if self.idf.ndim != 1:
+            raise LinearModelError("a stacked model is saved as the models it stacks")
         vocabulary = sorted(self.index, key=self.index.__getitem__)
         return {
             prefix + "labels": _join(self.labels),
@@ -100,13 +131,18 @@ class LinearTextModel:
             counts.extend(found.values())
             bounds.append(len(columns))
         cols = np.array(columns, dtype=np.intp)
-        weights = (1.0 + np.log(np.array(counts, dtype=np.float64))) * self.idf[cols]  # sublinear tf x idf
+        tf = 1.0 + np.log(np.array(counts, dtype=np.float64))  # sublinear
+        weights = tf[:, None] * self._idf[cols]  # one column per block
         ends = np.array(bounds, dtype=np.intp)
         norms = np.sqrt(_segment_sums(weights * weights, ends))
+        norms = np.where(norms > 0, norms, 1.0)
+        block = self.block if labels is None else self.block[labels]
         rows = self.coef[cols] if labels is None else self.coef[np.ix_(cols, labels)]
         intercept = self.intercept if labels is None else self.intercept[labels]
-        sums = _segment_sums(rows * weights[:, None], ends)
-        logits = intercept + sums / np.where(norms > 0, norms, 1.0)[:, None]
+        if self._idf.shape[1] == 1:  # one block: broadcast, no copy
+            logits = intercept + _segment_sums(rows * weights, ends) / norms
+        else:
+            logits = intercept + _segment_sums(rows * weights[:, block], ends) / norms[:, block]
         return 1.0 / (1.0 + np.exp(-logits))
 
 

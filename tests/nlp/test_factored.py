@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,10 +17,10 @@ LINES = [
     "спасибо", "очень дорого и директор", "сорвали запуск", "сайт упал", "всё работает спасибо",
 ]
 GOLD = [
-    {"objection.price"}, set(), {"objection.authority"}, {"conflict.deadline"}, set(),
+    {"objection.price"}, set(), {"objection.authority"}, {"conflict.deadline", "escalate"}, set(),
     set(), {"objection.price", "objection.authority"}, {"conflict.deadline"}, {"conflict.complaint"}, {"renewal"},
 ]
-LABELS = ["objection.price", "objection.authority", "conflict.deadline", "conflict.complaint", "renewal"]
+LABELS = ["objection.price", "objection.authority", "conflict.deadline", "conflict.complaint", "renewal", "escalate"]
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +40,21 @@ def test_a_category_is_the_family_times_the_category_given_the_family(model) -> 
     # the conditional model learns only from its family's rows: words of other rows are not its terms
     assert "спасибо" not in model.conditionals["objection"].index and "дорого" in model.conditionals["objection"].index
     assert "renewal" in model.base.labels and "objection.price" not in model.base.labels
+    assert "escalate" in model.conditionals["conflict"].labels  # given a conflict (GIVEN)
     batch = model.predict(unseen + LINES)
     assert all((batch[i] == model.predict([line])[0]).all() for i, line in enumerate(unseen + LINES))
     assert (model.predict(unseen, [1, 3]) == out[:, [1, 3]]).all()
+
+
+def test_stacked_models_score_as_each_alone(model) -> None:
+    models = [model.base, *model.conditionals.values()]
+    stacked = LinearTextModel.stack(models)
+    unseen = ["дорого директор", "сроки сорвали спасибо", "новое слово", ""]
+    alone = np.hstack([m.predict(unseen) for m in models])
+    assert stacked.labels == [label for m in models for label in m.labels]
+    assert stacked.predict(unseen) == pytest.approx(alone, abs=1e-12)
+    with pytest.raises(LinearModelError, match="stacked"):
+        stacked.save(Path("never-written.npz"))
 
 
 def test_saved_and_loaded_to_the_same_bits(model, tmp_path) -> None:
@@ -59,7 +73,8 @@ def test_a_plain_file_loads_plain_and_a_family_needs_two_rows(tmp_path) -> None:
     assert isinstance(load_model(tmp_path / "plain.npz"), LinearTextModel)
     one_conflict = [g - {"conflict.deadline"} for g in GOLD]  # only the complaint row is left
     model = fit_factored(LINES, [frozenset(g) for g in one_conflict], LABELS, 5.0)
-    assert list(model.conditionals) == ["objection"] and "conflict.complaint" in model.base.labels
+    assert list(model.conditionals) == ["objection"]
+    assert "conflict.complaint" in model.base.labels and "escalate" in model.base.labels
 
 
 def test_a_file_naming_a_family_it_lacks_is_a_clear_error(model, tmp_path) -> None:
@@ -72,6 +87,7 @@ def test_a_file_naming_a_family_it_lacks_is_a_clear_error(model, tmp_path) -> No
 def test_the_shipped_model_is_factored() -> None:
     shipped = LabelModel.load().model
     assert isinstance(shipped, FactoredModel) and list(shipped.conditionals) == list(FAMILIES)
+    assert "escalate" in shipped.conditionals["conflict"].labels
     line = features(get_pipeline()("Цена для нас высоковата, у конкурентов дешевле."))
     probs = LabelModel.load().scores([line])[0]
     assert probs["objection.price"] > 0.5 and probs["conflict.hostility"] < 0.1
