@@ -1,9 +1,10 @@
 """How the label classifier's scores and the rule findings combine into the reported labels and ``escalate``.
 
 The rules (``nlp/patterns`` + the scope components) are precise and explain themselves with a span, but miss
-the many ways people phrase an objection or a complaint. The classifier (``nlp/labels.py``: a logistic regression
-per label over the message's lemmas and lemma pairs, the rule findings and the scope cues) has the recall,
-because it learns words and combinations no pattern lists, and it knows how far each rule can be trusted.
+the many ways people phrase an objection or a complaint. The classifier (``nlp/labels.py``: logistic regressions
+over the message's lemmas and lemma pairs, the rule findings and the scope cues; objection and conflict categories
+factored by family, ``nlp/factored.py``) has the recall, because it learns words and combinations no pattern lists,
+and it knows how far each rule can be trusted.
 
 For every label (objection category, conflict type, KPI signal family):
 

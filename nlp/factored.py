@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp.linear import LinearModelError, LinearTextModel, _join, _split, fit, write_arrays
+from nlp.linear import LinearModelError, LinearTextModel, decode_lines, encode_lines, fit, write_arrays
 
 FAMILIES = ("objection", "conflict")
 # Labels outside a family that only messages of the family carry, factored with it: every escalation LABELS.md
@@ -66,7 +66,7 @@ class FactoredModel:
         return out if labels is None else out[:, labels]
 
     def save(self, path: Path) -> None:
-        arrays = {**self.base.arrays(), "families": _join(list(self.conditionals))}
+        arrays = {**self.base.arrays(), "families": encode_lines(list(self.conditionals))}
         for family, model in self.conditionals.items():
             arrays.update(model.arrays(prefix=f"{family}."))
         write_arrays(path, arrays)
@@ -79,7 +79,7 @@ def load_model(path: Path) -> LinearTextModel | FactoredModel:
             base = LinearTextModel.from_arrays(data)
             if "families" not in data.files:
                 return base
-            families = _split(data["families"])
+            families = decode_lines(data["families"])
             return FactoredModel(base, {f: LinearTextModel.from_arrays(data, f"{f}.") for f in families})
     except (OSError, KeyError, ValueError) as exc:
         raise LinearModelError(f"cannot read {path}: {exc}") from exc

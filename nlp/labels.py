@@ -1,7 +1,8 @@
-"""The learned label classifier: a logistic regression per label over the analyzer's own tokens and rule findings.
+"""The learned label classifier: logistic regressions over the analyzer's own tokens and rule findings.
 
-Labels: ``objection.<category>``, ``conflict.<type>``, ``signal.<family>`` and ``escalate``; each gets an
-independent probability (a sigmoid per label, ``nlp/linear.py``), so a message may carry several.
+Labels: ``objection.<category>``, ``conflict.<type>``, ``signal.<family>`` and ``escalate``; each gets its own
+probability (sigmoids, ``nlp/linear.py``; an objection or conflict category is the family's probability times the
+category's given the family, ``escalate``'s given a conflict: ``nlp/factored.py``), so a message may carry several.
 
 Input features (:func:`features`) come from the spaCy doc the rule pipeline has already built, so the classifier
 adds no tokenisation of its own: the cached pymorphy3 lemmas of the words (lemmas generalise over Russian

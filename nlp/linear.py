@@ -37,11 +37,11 @@ def terms(line: str) -> list[str]:
     return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
 
 
-def _join(items: Sequence[str]) -> np.ndarray:
+def encode_lines(items: Sequence[str]) -> np.ndarray:
     return np.frombuffer("\n".join(items).encode("utf-8"), dtype=np.uint8)
 
 
-def _split(array: np.ndarray) -> list[str]:
+def decode_lines(array: np.ndarray) -> list[str]:
     text = array.tobytes().decode("utf-8")
     return text.split("\n") if text else []
 
@@ -98,7 +98,7 @@ class LinearTextModel:
     @classmethod
     def from_arrays(cls, data, prefix: str = "") -> LinearTextModel:
         return cls(
-            _split(data[prefix + "labels"]), _split(data[prefix + "terms"]), data[prefix + "idf"],
+            decode_lines(data[prefix + "labels"]), decode_lines(data[prefix + "terms"]), data[prefix + "idf"],
             data[prefix + "coef"], data[prefix + "intercept"],
         )
 
@@ -107,8 +107,8 @@ class LinearTextModel:
             raise LinearModelError("a stacked model is saved as the models it stacks")
         vocabulary = sorted(self.index, key=self.index.__getitem__)
         return {
-            prefix + "labels": _join(self.labels),
-            prefix + "terms": _join(vocabulary),
+            prefix + "labels": encode_lines(self.labels),
+            prefix + "terms": encode_lines(vocabulary),
             prefix + "idf": self.idf.astype(np.float32),
             prefix + "coef": self.coef.astype(np.float32),
             prefix + "intercept": self.intercept.astype(np.float32),

@@ -72,8 +72,8 @@ ESCALATE_VETOES = [0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1]
 MOOD_WEIGHTS = [round(0.1 * i, 1) for i in range(9)]
 MOOD_TEMPERATURES = [1.0, 1.5, 2.0, 3.0, 4.0]
 MODEL_DESCRIPTION = (
-    "tfidf(1-2 grams, sublinear) + logistic regression (lbfgs); objections and conflicts as "
-    "P(family) x P(category | family) (nlp/factored.py)"
+    "tfidf(1-2 grams, sublinear) + logistic regression (lbfgs); objections, conflicts and escalate as "
+    "P(family) x P(label | family) (nlp/factored.py)"
 )
 # Out-of-fold tuning: each of FOLDS models trains on the other folds of train + dev and scores its own fold.
 FOLDS = 5

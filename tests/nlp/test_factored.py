@@ -9,7 +9,7 @@ import pytest
 
 from nlp.factored import FAMILIES, FactoredModel, fit_factored, load_model
 from nlp.labels import LabelModel, features
-from nlp.linear import LinearModelError, LinearTextModel, _join, fit, write_arrays
+from nlp.linear import LinearModelError, LinearTextModel, encode_lines, fit, write_arrays
 from nlp.pipeline import get_pipeline
 
 LINES = [
@@ -79,7 +79,7 @@ def test_a_plain_file_loads_plain_and_a_family_needs_two_rows(tmp_path) -> None:
 
 def test_a_file_naming_a_family_it_lacks_is_a_clear_error(model, tmp_path) -> None:
     arrays = model.base.arrays()
-    write_arrays(tmp_path / "broken.npz", {**arrays, "families": _join(["objection", "legal"])})
+    write_arrays(tmp_path / "broken.npz", {**arrays, "families": encode_lines(["objection", "legal"])})
     with pytest.raises(LinearModelError, match="cannot read"):
         load_model(tmp_path / "broken.npz")
 
