@@ -9,7 +9,8 @@ train + dev), each time with the training split less a seeded random ``--drop`` 
 combination of rules and classifier on the test split and the held-out sets (objection / conflict / signal micro
 F1, escalate precision and recall, mood macro F1), then prints the mean and standard deviation of each. A change
 to patterns, corpus or training is worth keeping when it moves the mean by more than the spread. Nothing is
-written. Each retrain fits ``FOLDS`` + 1 models (about 2.5 minutes on a slow 2-core machine).
+written. Each retrain fits ``FOLDS`` + 1 models, each three regressions since session 11 (``nlp/factored.py``;
+about 40 s on session 11's machine, 2.5 minutes for the single model on session 10's slower one).
 
 The scores come from the same decisions as the analyzer's (``train_labels.final_labels``, ``decide_escalate``,
 ``reported_mood``), on features computed once per row: what `clientpulse evaluate` prints for the shipped model
