@@ -54,7 +54,14 @@ def log_in(page, login: str = LEAD, password: str = LEAD_PASSWORD) -> None:
     page.goto("/login")
     page.get_by_label("Логин").fill(login)
     page.get_by_label("Пароль").fill(password)
-    page.get_by_role("button", name="Войти").click()
+    follow(page.get_by_role("button", name="Войти"))
+
+
+def follow(locator) -> None:
+    """Click a link or a submit button and wait until the new page has loaded: a click returns once the address
+    changed, and a busy machine then reads a half-built page (`all_inner_texts` and `count` do not wait)."""
+    with locator.page.expect_navigation():
+        locator.click()
 
 
 def test_user_add_stores_only_a_salted_hash(lead_user, demo_config):
@@ -127,19 +134,19 @@ def test_queue_filter_open_resolve_gone_from_queue(page, lead_user, demo_config)
     shot(page, "queue")
 
     page.get_by_label("Вид", exact=True).select_option("payment_risk")
-    page.get_by_role("button", name="Показать").click()
+    follow(page.get_by_role("button", name="Показать"))
     titles = page.locator(".flag-title").all_inner_texts()
     assert titles and all("Риск неоплаты" in t for t in titles)
     assert "kind=payment_risk" in page.url and "@" not in page.url
 
     page.get_by_label("Вид", exact=True).select_option("")
     page.get_by_label("Клиент", exact=True).select_option("vector")
-    page.get_by_role("button", name="Показать").click()
+    follow(page.get_by_role("button", name="Показать"))
     titles = page.locator(".flag-title").all_inner_texts()
     assert titles and all("АО «Вектор»" in t for t in titles)
     assert "Юридический риск" in titles[0]  # the most severe first: a claim with a court threat is critical
 
-    page.locator(".flag-title").first.click()
+    follow(page.locator(".flag-title").first)
     assert re.search(r"/flags/\d+$", page.url)
     flag_id = int(page.url.rsplit("/", 1)[1])
     assert page.locator("mark.evidence").count() >= 1
@@ -147,7 +154,7 @@ def test_queue_filter_open_resolve_gone_from_queue(page, lead_user, demo_config)
     shot(page, "flag")
 
     page.get_by_label("Комментарий").fill("Созвонились с юристом клиента, договорились о мировом")
-    page.get_by_role("button", name="Решено").click()
+    follow(page.get_by_role("button", name="Решено"))
     assert "Флаг решён" in page.locator(".flash").inner_text()
     history = page.locator("ol.history li").first.inner_text()
     assert "решён" in history and LEAD in history and "договорились о мировом" in history
@@ -220,11 +227,11 @@ def test_mark_finding_and_mood_wrong_records_who(page, lead_user, demo_config):
     message_id = hostile_message_id(demo_config)
     page.goto(f"/messages/{message_id}")
     page.locator(".finding form").first.get_by_placeholder("Почему неверно").fill("Проверка отметки")
-    page.locator(".finding form").first.get_by_role("button", name="Неверно").click()
+    follow(page.locator(".finding form").first.get_by_role("button", name="Неверно"))
     assert "Находка отмечена" in page.locator(".flash").inner_text()
     assert "Отмечено как ошибка: " + LEAD in page.locator(".finding").first.inner_text()
     page.get_by_label("Правильно:").select_option("neutral")
-    page.get_by_role("button", name="Настроение неверно").click()
+    follow(page.get_by_role("button", name="Настроение неверно"))
     assert "Настроение исправлено" in page.locator(".flash").inner_text()
     shot(page, "message-reviewed")
     with db(demo_config) as s:
