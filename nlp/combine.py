@@ -199,6 +199,7 @@ def combine(
         probs.get("escalate", 0.0),
         model.thresholds.get("escalate", 1.01),
         model.meta.get("escalate_veto", {}),
+        blocked,
     )
     return tuple(out), escalate
 
@@ -211,6 +212,7 @@ def decide_escalate(
     probability: float,
     threshold: float,
     veto: dict[str, float] | None = None,
+    dropped: frozenset[str] = frozenset(),
 ) -> bool:
     """Escalate from the rule logic, the labels only the classifier found, and its own ``escalate`` score.
 
@@ -220,12 +222,19 @@ def decide_escalate(
     below ``veto["rules"]`` / ``veto["model_only"]`` (dev-tuned, 0 = no veto): it has learned from whole
     messages what the rules see only in parts, e.g. that a private client's «отменяю подписку, верните деньги» or
     a calm invoice correction is not for a team lead today.
+
+    Its own vote needs more than words the rules read as not meant: when the only escalating labels in the message
+    are ones the scope components ``dropped`` (:func:`overruled`: «юристы говорят, что можно и в суд, но мы не
+    хотим») and no conflict is reported, it does not vote. Rows like «в суд не пойдём, но …» with a serious
+    complaint after the «но» taught it that a negated court goes with escalations; the complaint is then reported
+    and the vote stands.
     """
     if direction == "out":
         return "conflict.hostility" in labels
     veto = veto or {}
+    only_negated = bool(dropped & ESCALATING_LABELS) and not any(label.startswith("conflict.") for label in labels)
     return (
-        probability >= threshold
+        (probability >= threshold and not only_negated)
         or (rule_escalate and probability >= float(veto.get("rules", 0.0)))
         or (bool(model_only & ESCALATING_LABELS) and probability >= float(veto.get("model_only", 0.0)))
     )

@@ -53,7 +53,7 @@ def score(model, tuned: dict, examples: Sequence[tl.Example]) -> dict[str, float
         labels = tl.final_labels(tl.with_mood(ex, mood), probs, thresholds, vetoes)
         escalate = decide_escalate(
             ex.direction, ex.rule_escalate, labels, labels - ex.rules, probs.get("escalate", 0.0),
-            thresholds["escalate"], tuned["escalate_veto"],
+            thresholds["escalate"], tuned["escalate_veto"], ex.dropped,
         )
         gold = "escalate" in ex.gold
         tp, fp, fn = tp + (escalate and gold), fp + (escalate and not gold), fn + (gold and not escalate)

@@ -89,6 +89,7 @@ class Example:
     direction: str
     no_cue: frozenset[str] = frozenset()  # labels lacking the support a model-only finding needs (with_mood)
     lexical_no_cue: frozenset[str] = frozenset()  # the same without the mood condition
+    dropped: frozenset[str] = frozenset()  # labels the scope components dropped (nlp.combine.overruled)
     mood: str = "neutral"  # gold
     mood_scores: dict[str, float] = field(default_factory=dict, compare=False)  # the mood model's own
     hits: tuple = field(default=(), compare=False)  # the rule hits and document cues, for adjust_mood
@@ -115,7 +116,8 @@ def build_examples(rows: Sequence[CorpusRow]) -> list[Example]:
     out = []
     for row, doc, mood in zip(rows, get_pipeline().pipe(texts, batch_size=256), moods, strict=True):
         hits = _hits(doc, row.direction)
-        lexical = frozenset(label for label in model_labels() if not has_cue(doc, label)) | overruled(doc)
+        blocked = overruled(doc)
+        lexical = frozenset(label for label in model_labels() if not has_cue(doc, label)) | blocked
         example = Example(
             line=features(doc, row.direction),
             gold=gold_labels(row),
@@ -123,6 +125,7 @@ def build_examples(rows: Sequence[CorpusRow]) -> list[Example]:
             rule_escalate=should_escalate(hits, doc_flags(doc), row.direction, mood),
             direction=row.direction,
             lexical_no_cue=lexical,
+            dropped=blocked,
             mood=row.mood,
             mood_scores=mood,
             hits=tuple(hits),
@@ -269,7 +272,7 @@ def _tune_escalate(
         tp = fp = fn = 0
         for ex, p, labels in zip(examples, probs, finals, strict=True):
             pred = decide_escalate(
-                ex.direction, ex.rule_escalate, labels, labels - ex.rules, p.get("escalate", 0.0), t, veto
+                ex.direction, ex.rule_escalate, labels, labels - ex.rules, p.get("escalate", 0.0), t, veto, ex.dropped
             )
             gold = "escalate" in ex.gold
             tp, fp, fn = tp + (pred and gold), fp + (pred and not gold), fn + (gold and not pred)
