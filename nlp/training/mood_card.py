@@ -188,7 +188,7 @@ _LIMITS = [
     "- A small corpus written by the team for one domain, not collected from real clients. The numbers above",
     "  are on held-out rows of that corpus (same writers, same style), so real traffic will score lower.",
     "  Re-measure on real, reviewed messages (`clientpulse train`) before trusting small differences; dev and",
-    "  test hold a few hundred rows each, so differences of two or three points are noise.",
+    "  test hold 1,000-1,500 rows each, so differences of one or two points are noise.",
     '- Bag of words and character n-grams: no syntax. Negation ("не проблема", "претензий нет"), sarcasm',
     "  (praise words meaning the opposite) and reported speech are the weakest cases; mixed messages",
     "  (thanks + complaint) are a coin toss between neutral and negative.",
