@@ -11,12 +11,12 @@ For every label (objection category, conflict type, KPI signal family):
 1. **Rule and model agree, or the rule alone fires**: the rule's findings are reported as they are (span,
    rule id, confidence). Negation, neutral context and quoted history have already removed rule findings in
    the pipeline, so «цена нас устраивает» gives no price. A rule finding is dropped only when the classifier
-   is nearly certain it is wrong (probability below the label's ``veto`` threshold, tuned on dev; ``0`` turns
+   is nearly certain it is wrong (probability below the label's ``veto`` threshold, tuned out of fold; ``0`` turns
    the veto off), and only on incoming messages (ours are a quarter of the corpus: too few to overrule a rule).
    The classifier sees the rule token together with the rest of the message, e.g. a threat word inside a calm
    contract negotiation or «счёт» in a message that is not about paying. On dev the veto adds about 0.01 F1 to
    objections and conflicts and 0.02 to KPI signals (the receivable rules are the least precise).
-2. **Only the model fires** (probability ≥ the label's dev-tuned threshold, and, for the labels listed in
+2. **Only the model fires** (probability ≥ the label's tuned threshold, and, for the labels listed in
    ``lexicons/label_cues.txt``, some lexical support in the message: the classifier also learns shapes, and
    «если удержите цены — шансы хорошие» has the shape of a conditional threat with nothing about leaving;
    the cue list was checked on dev, where it costs no termination F1; and a `complaint` or `deadline` only
@@ -39,8 +39,8 @@ and vetoes are chosen together on out-of-fold scores of train + dev: the best F1
 and precision ≥ 0.80; when none reaches both, the setting nearest the issue's target (recall 0.95 at precision
 0.80; ``train_labels._shortfall``). An outgoing message escalates exactly when it carries hostility.
 
-Thresholds are chosen on the dev split only (``python -m nlp.training.train_labels``), per label, to maximise the
-dev F1 of this very combination; the test split is never used for tuning.
+Thresholds are chosen on out-of-fold scores of train + dev (``python -m nlp.training.train_labels``), per label, to
+maximise the F1 of this very combination there; the test split is never used for tuning.
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def decide_escalate(
     Rule-found labels escalate through the rule logic (it knows exceptions such as a private client's
     cancellation); ``labels`` are all reported labels, ``model_only`` those the rules did not find. The
     classifier's ``escalate`` probability votes on its own at ``threshold`` and vetoes the other two sources
-    below ``veto["rules"]`` / ``veto["model_only"]`` (dev-tuned, 0 = no veto): it has learned from whole
+    below ``veto["rules"]`` / ``veto["model_only"]`` (tuned out of fold, 0 = no veto): it has learned from whole
     messages what the rules see only in parts, e.g. that a private client's «отменяю подписку, верните деньги» or
     a calm invoice correction is not for a team lead today.
 
