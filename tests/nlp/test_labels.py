@@ -40,8 +40,9 @@ def one(analyzer: Analyzer, text: str, direction: str = "in"):
 
 
 def test_shipped_model_loads(model: LabelModel) -> None:
-    # a guard on the repository's size: 5.1 MiB since the corpus grew to 9,475 rows (session 12)
-    assert DEFAULT_MODEL_PATH.stat().st_size < 8 * 2**20
+    # a guard on the repository's size: 7.7 MiB since the corpus grew to 13,822 rows (session 13; the vocabulary
+    # grows with new trades, and dropping rare terms cost objections on test)
+    assert DEFAULT_MODEL_PATH.stat().st_size < 12 * 2**20
     assert set(LABELS) <= set(model.labels)
     assert set(model.thresholds) == set(LABELS)
     assert model.meta["params"]["C"] in train_labels.GRID["C"]
