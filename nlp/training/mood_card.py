@@ -188,7 +188,7 @@ _LIMITS = [
     "- A small corpus written by the team for one domain, not collected from real clients. The numbers above",
     "  are on held-out rows of that corpus (same writers, same style), so real traffic will score lower.",
     "  Re-measure on real, reviewed messages (`clientpulse train`) before trusting small differences; dev and",
-    "  test hold 1,000-1,500 rows each, so differences of one or two points are noise.",
+    "  test hold {dev:,} and {test:,} rows, so differences of about a point are noise.",
     '- Bag of words and character n-grams: no syntax. Negation ("не проблема", "претензий нет"), sarcasm',
     "  (praise words meaning the opposite) and reported speech are the weakest cases; mixed messages",
     "  (thanks + complaint) are a coin toss between neutral and negative.",
@@ -236,7 +236,8 @@ def write_model_card(path: Path, ctx: dict[str, Any]) -> None:
     out += ["", "Test metrics by corpus file:", ""] + _file_table(ctx["parts"]["test"], ctx["test_predicted"])
     out += ["", "Test accuracy by hard case (small counts: indicative only):", ""]
     out += _hard_case_table(ctx["parts"]["test"], ctx["test_predicted"])
-    out += [""] + _LIMITS
+    sizes = {name: len(ctx["parts"][name]) for name in ("dev", "test")}
+    out += [""] + [line.format(**sizes) if "{" in line else line for line in _LIMITS]
     text = "\n".join(out)
     # The label classifier's section (written by `make labels`, labels_card.py) survives a mood retrain.
     old = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
