@@ -1,7 +1,8 @@
 """Text -> MessageAnalysis: the rule findings of the pipeline, the mood model's scores, and the escalate flag.
 
 Direction rules (LABELS.md "Scope"): outgoing messages (ours) carry no objections, and hostility is the only
-conflict they can carry. Lines quoted with «>» are history, not the writer's words: nothing found there counts.
+conflict they can carry. Quoted and forwarded history is not the writer's words: ``message_text`` blanks it
+(``nlp/history.py``) before the rules, the classifier and the mood model read the text, so nothing there counts.
 
 Confidence of a finding: 1.0, times 0.8 in the consequence of a condition («если …, расторгнем»), 0.6 inside
 the condition itself, 0.6 in reported speech («юристы говорят, что…»), 0.85 with a hedge («возможно»), 0.8
@@ -27,7 +28,6 @@ on dev); ``mood_scores`` are the blended numbers the mood was read from.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,6 +35,7 @@ from typing import Protocol
 from spacy.tokens import Doc
 
 from nlp.combine import combine
+from nlp.history import own_text
 from nlp.labels import LabelModel, features
 from nlp.mood_text import mood_tokens_from
 from nlp.pipeline import get_pipeline
@@ -54,7 +55,6 @@ ESCALATE_MIN_CONFIDENCE = 0.65
 # the held-out sets (not used to choose it) the rules always applied scored below the model alone.
 MOOD_SURE = 0.8
 MAX_CHARS = 100_000  # longer texts are analysed on their first MAX_CHARS characters (offsets stay valid)
-_QUOTED_LINE = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
 
 
 class AnalyzerError(ValueError):
@@ -112,7 +112,7 @@ class Analyzer:
                     raise AnalyzerError(
                         f"E300: item {begin + offset}: direction {item.direction!r} is not 'in' or 'out'"
                     )
-            texts = [_clip(item.text) for item in chunk]
+            texts = [message_text(item.text) for item in chunk]
             docs = list(self.nlp.pipe(texts, batch_size=batch_size))
             scores = self._mood(texts, docs)
             if len(scores) != len(texts):
@@ -214,14 +214,11 @@ def should_escalate(
 
 def _hits(doc: Doc, direction: str) -> list[_Hit]:
     text = table(doc).doc_text
-    quoted = [(m.start(), m.end()) for m in _QUOTED_LINE.finditer(text)] if ">" in text else []
     raw: list[_Hit] = []
     for family, span in signal_spans(doc):
         if direction == "out" and (
             family == "objection" or (family == "conflict" and span.label_ not in OUTGOING_CONFLICTS)
         ):
-            continue
-        if any(start <= span.start_char < end for start, end in quoted):
             continue
         span_flags = flags(doc, family, span)
         confidence = math.prod(CONFIDENCE_FACTORS.get(flag, 1.0) for flag in span_flags)
@@ -268,7 +265,7 @@ def _merge(text: str, hits: list[_Hit]) -> list[_Hit]:
 
 def _docs(items: list[str | Doc]) -> list[Doc]:
     nlp = get_pipeline()
-    texts = [(i, _clip(item)) for i, item in enumerate(items) if not isinstance(item, Doc)]
+    texts = [(i, message_text(item)) for i, item in enumerate(items) if not isinstance(item, Doc)]
     out: list[Doc | None] = [item if isinstance(item, Doc) else None for item in items]
     for (i, _), doc in zip(texts, nlp.pipe(text for _, text in texts), strict=True):
         out[i] = doc
@@ -287,7 +284,10 @@ def _directions(directions: Sequence[str] | None, n: int) -> list[str]:
     return dirs
 
 
-def _clip(text: object) -> str:
+def message_text(text: object) -> str:
+    """What the analysis reads of a message: its first ``MAX_CHARS`` characters with the quoted and forwarded
+    history blanked (``nlp.history.own_text``: same length, so offsets point into the original text). A ``Doc``
+    handed to :func:`find_signals` is read as it is."""
     if not isinstance(text, str):
         raise AnalyzerError(f"E303: expected message text as str, got {type(text).__name__}")
-    return text[:MAX_CHARS]
+    return own_text(text[:MAX_CHARS])

@@ -4,8 +4,8 @@ Training (``nlp/training/train_mood.py``) and inference (``MoodModel.predict``, 
 ``FastTextSocialNetworkModel``, which calls the tokenizer's ``split``) both go through :class:`MoodTokenizer`,
 so the model always sees the same normalisation. Tokens come from the analysis pipeline's tokenizer (spaCy's
 blank Russian one): the analyzer passes the tokens it already has (``mood_tokens_from``, through
-``MoodModel.predict_tokens``) instead of tokenising every message twice. Whitespace is dropped; the tokens are
-lowercased, and:
+``MoodModel.predict_tokens``) instead of tokenising every message twice. Quoted and forwarded history is left
+out (``nlp/history.py``); whitespace is dropped; the tokens are lowercased, and:
 
 - spells «ё» as «е»;
 - splits runs of emoji into single emoji (skin tones, variation selectors and joiners dropped) and puts a marker
@@ -27,6 +27,7 @@ import spacy
 from dostoevsky.tokenization import RegexTokenizer
 from spacy.tokenizer import Tokenizer
 
+from nlp.history import own_text
 from nlp.lexicon import sections, words
 
 CAPS_MIN_LETTERS = 4
@@ -66,7 +67,7 @@ def mood_tokens(text: str | None) -> list[str]:
     """The tokens the mood model sees for ``text`` (see the module docstring)."""
     if not text:
         return []
-    doc = _tokenizer()(str(text))
+    doc = _tokenizer()(own_text(str(text)))  # quoted / forwarded history is not the writer's mood
     return mood_tokens_from([t.text for t in doc], [bool(t.whitespace_) for t in doc])
 
 

@@ -113,12 +113,12 @@ def gold_labels(row: CorpusRow) -> frozenset[str]:
 
 def build_examples(rows: Sequence[CorpusRow]) -> list[Example]:
     """Run the rule pipeline once per row: the feature line and the rule-only labels and escalate."""
-    from nlp.analyzer import _hits, should_escalate
+    from nlp.analyzer import _hits, message_text, should_escalate
     from nlp.pipeline import get_pipeline
     from nlp.scope import doc_flags
     from nlp.sentiment import MoodModel
 
-    texts = [r.text for r in rows]
+    texts = [message_text(r.text) for r in rows]
     moods = MoodModel.load().predict(texts)
     out = []
     for row, doc, mood in zip(rows, get_pipeline().pipe(texts, batch_size=256), moods, strict=True):
