@@ -40,9 +40,9 @@ def one(analyzer: Analyzer, text: str, direction: str = "in"):
 
 
 def test_shipped_model_loads(model: LabelModel) -> None:
-    # a guard on the repository's size: 10.1 MiB since the corpus grew to 19,045 rows (session 16; the vocabulary
+    # a guard on the repository's size: 11.6 MiB since the corpus grew to 22,403 rows (session 17; the vocabulary
     # grows with new trades, and dropping rare terms cost objections on test)
-    assert DEFAULT_MODEL_PATH.stat().st_size < 12 * 2**20
+    assert DEFAULT_MODEL_PATH.stat().st_size < 14 * 2**20
     assert set(LABELS) <= set(model.labels)
     assert set(model.thresholds) == set(LABELS)
     assert model.meta["params"]["C"] in train_labels.GRID["C"]
