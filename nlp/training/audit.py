@@ -16,7 +16,7 @@ outgoing row outside its scope, is skipped. ``--families`` limits the changes to
 ``--write`` nothing is written. It prints how often the annotator sided with each side.
 
 Session 18 ran it once (``data/agreement/audit-session18.jsonl``): the annotator kept the corpus label on 1,584 of
-2,059 flags (77 %); of the 475 it changed, those on conflicts and KPI signals were applied (the README's Detection
+2,059 flags (77 %); of the 475 it confirmed, those on conflicts and KPI signals were applied (the README's Detection
 section and ``docs/detection-history.md`` have what each family's changes measured).
 """
 
@@ -133,6 +133,8 @@ def rewrite(path: Path, changes: dict[str, list[Flag]], write: bool) -> tuple[in
         if new is None:
             skipped += 1
             continue
+        if new == row:  # applied before
+            continue
         lines[n] = json.dumps(new, ensure_ascii=False)
         changed += 1
     if write and changed:
@@ -149,12 +151,10 @@ def read_record(source: Path) -> tuple[dict[str, list[Flag]], dict[str, dict]]:
         except (OSError, ValueError) as exc:
             raise AuditError(f"cannot read {path}: {exc}") from exc
 
-    if source.is_dir():
-        flags = {r["id"]: [Flag.parse(f) for f in r["flags"]] for r in rows(source / "flags.jsonl")}
-        second = {r["id"]: r for path in sorted(source.glob("*.out.jsonl")) for r in rows(path)}
-        return flags, second
-    record = rows(source)
+    record = rows(source / "flags.jsonl" if source.is_dir() else source)
     flags = {r["id"]: [Flag.parse(f) for f in r["flags"]] for r in record}
+    if source.is_dir():
+        return flags, {r["id"]: r for path in sorted(source.glob("*.out.jsonl")) for r in rows(path)}
     return flags, {r["id"]: r["second"] for r in record if r.get("second")}
 
 
@@ -197,16 +197,19 @@ def flag_corpus(out_dir: Path, parts: int, data_dir: Path | None = None) -> int:
     return len(flagged)
 
 
-def apply_audit(source: Path, families: Sequence[str], write: bool, data_dir: Path | None = None) -> dict:
-    flags, second = read_record(source)
+def apply_audit(
+    flags: dict[str, list[Flag]], second: dict[str, dict], families: Sequence[str], write: bool,
+    data_dir: Path | None = None,
+) -> dict:
+    """Adjudicate, then change (or, without ``write``, count) the corpus rows; a summary for the report."""
     changes, agreement = adjudicate(flags, second, families)
     changed = skipped = 0
     for path in corpus_files(data_dir or DATA_DIR):
         c, s = rewrite(path, changes, write)
         changed, skipped = changed + c, skipped + s
-    labels = Counter(str(f).split(":")[0] for fs in changes.values() for f in fs)
+    labels = Counter(f"{f.sign}{f.label}" for fs in changes.values() for f in fs)
     return {"judged": sum(agreement.values()), "agreement": agreement, "rows_changed": changed,
-            "rows_skipped": skipped, "labels": labels, "flags": flags, "second": second}
+            "rows_skipped": skipped, "labels": labels}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -230,11 +233,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         families = [f for f in args.families.split(",") if f]
         if set(families) - set(FAMILIES):
             parser.error(f"--families: choose from {', '.join(FAMILIES)}")
-        report = apply_audit(args.source, families, args.write, args.data_dir)
+        flags, second = read_record(args.source)
+        report = apply_audit(flags, second, families, args.write, args.data_dir)
     except (AuditError, CorpusError) as exc:
         raise SystemExit(f"audit: {exc}") from None
     if args.record:
-        write_record(args.record, report["flags"], report["second"])
+        write_record(args.record, flags, second)
     agreement = report["agreement"]
     for family in FAMILIES:
         kept = sum(v for (f, _, side), v in agreement.items() if f == family and side == "corpus")

@@ -91,6 +91,9 @@ def test_flag_then_apply_on_a_corpus_file(tmp_path, capsys) -> None:
         if line.strip() and json.loads(line)["id"] in changed:
             row = json.loads(line)
             assert audit.labels_of(row) == audit.labels_of(audit.changed_row(rows[row["id"]], flags[row["id"]]))
+    capsys.readouterr()
+    audit.main(["apply", str(record), "--data-dir", str(data)])  # applied already: nothing left to change
+    assert "would change 0 rows" in capsys.readouterr().out
     (flags_r, second_r), (flags_d, second_d) = audit.read_record(record), audit.read_record(out_dir)
     assert flags_r == flags_d  # the record holds what the directory held
     assert {k: audit.labels_of(v) for k, v in second_r.items()} == {k: audit.labels_of(v) for k, v in second_d.items()}
